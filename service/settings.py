@@ -1,0 +1,146 @@
+"""Skillproof settings: one pydantic-settings object, built once at start-up and passed down."""
+
+from __future__ import annotations
+
+import ipaddress
+from enum import StrEnum
+from pathlib import Path
+from typing import Annotated, Any
+
+from pydantic import Field, SecretStr, field_validator, model_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+# Secrets that ship in examples and must never protect real data.
+PLACEHOLDER_SECRETS = frozenset(
+    {"", "changethis", "change-me", "changeme", "secret", "dev", "development", "skillproof"}
+)
+DEVELOPMENT_SECRET = "development-only-secret-key-do-not-use-in-production"  # noqa: S105
+
+
+class Environment(StrEnum):
+    DEVELOPMENT = "development"
+    PRODUCTION = "production"
+
+
+class Settings(BaseSettings):
+    """Every knob the service has; each is read from an environment variable `SKILLPROOF_<NAME>`."""
+
+    model_config = SettingsConfigDict(
+        env_prefix="SKILLPROOF_", env_file=None, extra="ignore", frozen=True
+    )
+
+    env: Environment = Field(
+        default=Environment.PRODUCTION,
+        description="development relaxes the secret check and enables demo helpers.",
+    )
+    database_url: str = Field(
+        default="sqlite+aiosqlite:///./skillproof.db",
+        description="SQLAlchemy URL: sqlite+aiosqlite:///path or postgresql+asyncpg://user@host/db.",
+    )
+    secret_key: SecretStr = Field(
+        default=SecretStr(""),
+        description="Signs candidate links and derives the key that encrypts ATS credentials.",
+    )
+    fetch_allow: Annotated[tuple[str, ...], NoDecode] = Field(
+        default=(),
+        description="Comma-separated hosts or CIDRs exempt from the SSRF block (on-prem issuers);"
+        " plain http is allowed only for these.",
+    )
+    vendor_data: Path = Field(
+        default=Path("../shared/vendor-data"),
+        description="Test vectors, taxonomies and benchmark data (tests and benchmarks only).",
+    )
+    contexts_dir: Path = Field(
+        default=Path("./var/contexts"),
+        description="Pinned JSON-LD context and schema store (filled by `skillproof contexts sync`).",
+    )
+    data_dir: Path = Field(
+        default=Path("./var"),
+        description="Where caches (taxonomy index, embeddings) are kept.",
+    )
+    log_level: str = Field(default="INFO", description="DEBUG, INFO, WARNING or ERROR.")
+    base_url: str = Field(
+        default="http://127.0.0.1:8080",
+        description="Public URL of this service, used in evidence links pushed to the ATS.",
+    )
+    host: str = Field(default="127.0.0.1", description="Address `skillproof serve` binds to.")
+    port: int = Field(default=8080, description="Port `skillproof serve` listens on.")
+    sync_interval_seconds: int = Field(
+        default=300, description="How often the scheduler pulls from every connection."
+    )
+    outbox_interval_seconds: int = Field(
+        default=15, description="How often the scheduler drains the outbox to the ATS."
+    )
+    max_credential_bytes: int = Field(
+        default=2_000_000, description="Largest credential body accepted (JSON, JWT or image)."
+    )
+    clock_skew_seconds: int = Field(
+        default=300, description="Tolerance on credential validity dates."
+    )
+
+    @field_validator("fetch_allow", mode="before")
+    @classmethod
+    def _split_allow(cls, value: Any) -> Any:
+        if isinstance(value, str):
+            return tuple(part.strip() for part in value.split(",") if part.strip())
+        return value
+
+    @field_validator("log_level")
+    @classmethod
+    def _level(cls, value: str) -> str:
+        level = value.upper()
+        if level not in {"DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"}:
+            raise ValueError(f"unknown log level {value!r}")
+        return level
+
+    @model_validator(mode="after")
+    def _refuse_placeholder_secret(self) -> Settings:
+        secret = self.secret_key.get_secret_value()
+        if self.env is Environment.PRODUCTION:
+            if secret.lower() in PLACEHOLDER_SECRETS:
+                raise ValueError(
+                    "SKILLPROOF_SECRET_KEY is missing or a placeholder; set a random value of at"
+                    " least 32 characters (or SKILLPROOF_ENV=development on a workstation)"
+                )
+            if len(secret) < 32:
+                raise ValueError("SKILLPROOF_SECRET_KEY must be at least 32 characters long")
+        elif not secret:
+            object.__setattr__(self, "secret_key", SecretStr(DEVELOPMENT_SECRET))
+        return self
+
+    @property
+    def is_sqlite(self) -> bool:
+        return self.database_url.startswith("sqlite")
+
+    def allowed_networks(self) -> tuple[ipaddress.IPv4Network | ipaddress.IPv6Network, ...]:
+        """The FETCH_ALLOW entries that are addresses or CIDRs."""
+        networks = []
+        for entry in self.fetch_allow:
+            try:
+                networks.append(ipaddress.ip_network(entry, strict=False))
+            except ValueError:
+                continue
+        return tuple(networks)
+
+    def allowed_hosts(self) -> frozenset[str]:
+        """The FETCH_ALLOW entries that are host names (lower-cased)."""
+        hosts = set()
+        for entry in self.fetch_allow:
+            try:
+                ipaddress.ip_network(entry, strict=False)
+            except ValueError:
+                hosts.add(entry.lower())
+        return frozenset(hosts)
+
+
+def settings_table() -> list[tuple[str, str, str]]:
+    """(variable, default, description) for every setting: the README table is built from this."""
+    rows = []
+    for name, field in Settings.model_fields.items():
+        default = field.default
+        if isinstance(default, SecretStr):
+            default = "(none)"
+        elif isinstance(default, tuple):
+            default = ",".join(default) or "(empty)"
+        rows.append((f"SKILLPROOF_{name.upper()}", str(default), field.description or ""))
+    return rows

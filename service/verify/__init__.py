@@ -1,0 +1,1 @@
+"""Skillproof package."""
