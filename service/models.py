@@ -1,4 +1,4 @@
-"""SQLModel tables. Every tenant-owned row carries `tenant_id`; raw credentials are never altered."""
+"""SQLModel tables: `tenant_id` on every tenant-owned row; raw credentials never altered."""
 
 from __future__ import annotations
 
@@ -212,9 +212,7 @@ class VerificationRecord(SQLModel, table=True):
     __tablename__ = "verification_results"
     id: str = Field(default_factory=new_id, primary_key=True, max_length=32)
     tenant_id: str = _tenant()
-    raw_credential_id: str = Field(
-        foreign_key="raw_credentials.id", index=True, ondelete="CASCADE"
-    )
+    raw_credential_id: str = Field(foreign_key="raw_credentials.id", index=True, ondelete="CASCADE")
     verdict: str = Field(max_length=16)
     format: str = Field(max_length=64)
     credential_id: str | None = Field(default=None, max_length=2000)

@@ -52,7 +52,7 @@ class Settings(BaseSettings):
     )
     contexts_dir: Path = Field(
         default=Path("./var/contexts"),
-        description="Pinned JSON-LD context and schema store (filled by `skillproof contexts sync`).",
+        description="Pinned JSON-LD context and schema store (`skillproof contexts sync`).",
     )
     data_dir: Path = Field(
         default=Path("./var"),

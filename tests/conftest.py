@@ -151,3 +151,45 @@ async def db(
         await engine.dispose()
         if backend == "postgres" and postgres_server is not None:
             await _pg_exec(postgres_server, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+# --- reporting -----------------------------------------------------------------------------------
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    if os.environ.get("SKILLPROOF_REQUIRE_POSTGRES"):
+        config.stash[_REQUIRE_PG] = True
+
+
+_REQUIRE_PG = pytest.StashKey[bool]()
+
+
+def pytest_runtest_logreport(report: pytest.TestReport) -> None:
+    if report.when not in {"setup", "call"} or "[postgres" not in report.nodeid:
+        return
+    if report.skipped and "PostgreSQL is not available" in str(report.longrepr):
+        _SKIPPED_PG.append(report.nodeid)
+
+
+_SKIPPED_PG: list[str] = []
+
+
+def pytest_terminal_summary(
+    terminalreporter: pytest.TerminalReporter, exitstatus: int, config: pytest.Config
+) -> None:
+    passed = terminalreporter.stats.get("passed", [])
+    sqlite = sum(1 for r in passed if "[sqlite" in r.nodeid)
+    postgres = sum(1 for r in passed if "[postgres" in r.nodeid)
+    terminalreporter.write_line(
+        f"database tests passed: {sqlite} on SQLite, {postgres} on PostgreSQL"
+    )
+    if _SKIPPED_PG and config.stash.get(_REQUIRE_PG, False):
+        terminalreporter.write_line(
+            f"FAILED: {len(_SKIPPED_PG)} PostgreSQL tests were skipped but"
+            " SKILLPROOF_REQUIRE_POSTGRES is set", red=True,
+        )
+
+
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    if _SKIPPED_PG and session.config.stash.get(_REQUIRE_PG, False) and exitstatus == 0:
+        session.exitstatus = pytest.ExitCode.TESTS_FAILED

@@ -7,6 +7,9 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
+# Recorded with every stored result and every score computed from it.
+VERIFIER_VERSION = "skillproof-verify/1.0"
+
 
 class Outcome(StrEnum):
     PASS = "pass"  # noqa: S105 - an outcome, not a password
@@ -121,7 +124,8 @@ class VerificationResult:
             value = getattr(self, key)
             data[key] = value.isoformat() if value else None
         data["nested"] = [n.to_json() for n in self.nested]
-        return _plain(data)
+        plain: dict[str, Any] = _plain(data)
+        return plain
 
 
 def verdict_for(checks: tuple[CheckResult, ...] | list[CheckResult]) -> Verdict:

@@ -1,0 +1,422 @@
+"""Evaluate one application: verify -> extract -> map -> score -> outbox, in three short steps.
+
+1. read what is needed in one short transaction;
+2. verify every credential outside any transaction (status lists and DID documents may be
+   fetched, and a database write lock must never wait on the network);
+3. write verification results, skill claims, the match and its outbox row in ONE transaction,
+   so nothing is ever pushed that was not computed and committed first.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from service import extract
+from service.catalog import LoadedTaxonomy
+from service.db import unit_of_work
+from service.mapping import MAPPING_VERSION, map_claims
+from service.models import (
+    Application,
+    Connection,
+    MatchResult,
+    OutboxMessage,
+    RawCredential,
+    SkillClaimRecord,
+    VerificationRecord,
+)
+from service.repositories import applications as app_repo
+from service.repositories import audit, tenancy
+from service.repositories import credentials as cred_repo
+from service.repositories import outbox as outbox_repo
+from service.repositories import profiles as profile_repo
+from service.runtime import Runtime
+from service.scoring import (
+    CredentialTally,
+    Evidence,
+    MatchOutcome,
+    ProfileSpec,
+    RequirementSpec,
+    score,
+)
+from service.verify import Holder, Verdict, VerificationResult, VerifyPolicy
+from service.verify.result import VERIFIER_VERSION, IssuerTier
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class EvaluationInputs:
+    application: Application
+    holder: Holder
+    credentials: tuple[RawCredential, ...]
+    trusted: dict[str, IssuerTier]
+    profile: ProfileSpec | None
+    connection: Connection | None
+    job_ref: str | None
+    candidate_ref: str | None
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class Evaluation:
+    application_id: str
+    match_id: str | None
+    outcome: MatchOutcome | None
+    results: tuple[tuple[str, VerificationResult], ...]  # (raw credential id, result)
+    enqueued: bool
+
+
+async def evaluate_application(
+    runtime: Runtime, *, tenant_id: str, application_id: str, now: datetime
+) -> Evaluation:
+    inputs = await _read_inputs(runtime, tenant_id=tenant_id, application_id=application_id)
+    policy = VerifyPolicy(
+        trusted_issuers=inputs.trusted,
+        clock_skew=_skew(runtime),
+    )
+    results: list[tuple[RawCredential, VerificationResult]] = []
+    for raw in inputs.credentials:
+        results.append(
+            (raw, await _verify(runtime, raw, now=now, holder=inputs.holder, policy=policy))
+        )
+    return await _write(runtime, inputs, results, now=now)
+
+
+def _skew(runtime: Runtime) -> Any:
+    from datetime import timedelta
+
+    return timedelta(seconds=runtime.settings.clock_skew_seconds)
+
+
+async def _verify(
+    runtime: Runtime, raw: RawCredential, *, now: datetime, holder: Holder, policy: VerifyPolicy
+) -> VerificationResult:
+    if raw.media_type == "text/uri-list":
+        return await runtime.verifier.verify_url(
+            raw.content.decode(), now=now, holder=holder, policy=policy
+        )
+    return await runtime.verifier.verify(
+        raw.content, now=now, holder=holder, policy=policy, media_type=raw.media_type
+    )
+
+
+async def _read_inputs(
+    runtime: Runtime, *, tenant_id: str, application_id: str
+) -> EvaluationInputs:
+    async with runtime.sessions() as session:
+        application = await app_repo.get_application(
+            session, tenant_id=tenant_id, application_id=application_id
+        )
+        if application is None:
+            raise LookupError(f"application {application_id} not found")
+        identifiers = await app_repo.identifiers(
+            session, tenant_id=tenant_id, candidate_id=application.candidate_id
+        )
+        holder = Holder(
+            emails=tuple(i.value for i in identifiers if i.kind == "email"),
+            dids=tuple(i.value for i in identifiers if i.kind == "did"),
+            urls=tuple(i.value for i in identifiers if i.kind == "url"),
+            phones=tuple(i.value for i in identifiers if i.kind == "phone"),
+        )
+        credentials = await cred_repo.raw_for_application(
+            session, tenant_id=tenant_id, application_id=application_id
+        )
+        trusted = {
+            row.issuer_id: IssuerTier(row.tier)
+            for row in await tenancy.trusted_issuers(session, tenant_id=tenant_id)
+        }
+        profile = await _profile_spec(runtime, session, tenant_id, application.job_id)
+        connection = None
+        if application.connection_id:
+            connection = await tenancy.get_connection(
+                session, tenant_id=tenant_id, connection_id=application.connection_id
+            )
+        job = await app_repo.get_job(session, tenant_id=tenant_id, job_id=application.job_id)
+        candidate = await app_repo.get_candidate(
+            session, tenant_id=tenant_id, candidate_id=application.candidate_id
+        )
+    return EvaluationInputs(
+        application=application,
+        holder=holder,
+        credentials=tuple(credentials),
+        trusted=trusted,
+        profile=profile,
+        connection=connection,
+        job_ref=job.external_ref if job else None,
+        candidate_ref=candidate.external_ref if candidate else None,
+    )
+
+
+async def _profile_spec(
+    runtime: Runtime, session: Any, tenant_id: str, job_id: str
+) -> ProfileSpec | None:
+    profile = await profile_repo.profile_for_job(session, tenant_id=tenant_id, job_id=job_id)
+    if profile is None:
+        return None
+    current = await profile_repo.current_version(session, profile=profile)
+    if current is None:
+        return None
+    version, requirements = current
+    loaded = runtime.catalog.get(version.taxonomy)
+    return ProfileSpec(
+        profile_id=profile.id,
+        name=profile.name,
+        version=version.version,
+        taxonomy=version.taxonomy,
+        taxonomy_version=version.taxonomy_version,
+        requirements=tuple(
+            RequirementSpec(
+                concept_id=r.concept_id,
+                label=r.label,
+                importance=r.importance,
+                weight=r.weight,
+                accepted_concepts=loaded.descendants(r.concept_id) if loaded else frozenset(),
+            )
+            for r in requirements
+        ),
+    )
+
+
+def _evidence(
+    raw: RawCredential,
+    result: VerificationResult,
+    loaded: LoadedTaxonomy,
+) -> tuple[list[Evidence], list[dict[str, Any]]]:
+    """Mapped skills of one verified credential (and of each verified nested credential)."""
+    evidence: list[Evidence] = []
+    claims: list[dict[str, Any]] = []
+    for item in extract.achievements(result):
+        matches = map_claims(item.claims, loaded.taxonomy, index=loaded.index)
+        for match in matches:
+            evidence.append(
+                Evidence(
+                    concept_id=match.concept_id,
+                    concept_label=match.label,
+                    mapping_confidence=match.confidence,
+                    mapping_method=match.method,
+                    credential_ref=raw.id,
+                    credential_name=item.achievement.name,
+                    issuer_name=item.issuer.name or item.issuer.id,
+                    issuer_tier=str(item.issuer.tier),
+                    assessed=item.signals.assessed,
+                    ects=item.signals.ects,
+                    eqf_level=item.signals.eqf_level,
+                    hours=item.signals.hours,
+                    valid_until=item.valid_until,
+                )
+            )
+            claims.append(
+                {
+                    "achievement_name": item.achievement.name[:500],
+                    "claim_text": match.claim.text[:2000],
+                    "claim_source": match.claim.source,
+                    "concept_id": match.concept_id,
+                    "concept_label": match.label,
+                    "confidence": match.confidence,
+                    "method": match.method,
+                    "signals": item.signals.as_dict(),
+                }
+            )
+    return evidence, claims
+
+
+def _tally(results: list[tuple[RawCredential, VerificationResult]]) -> CredentialTally:
+    reasons = []
+    counts = {Verdict.VERIFIED: 0, Verdict.REJECTED: 0, Verdict.INDETERMINATE: 0}
+    for _, result in results:
+        counts[result.verdict] += 1
+        if result.verdict is Verdict.REJECTED:
+            failed = [c for c in result.checks if c.outcome.value == "fail"]
+            if failed:
+                reasons.append(f"{failed[0].id.value}: {failed[0].detail}"[:200])
+    return CredentialTally(
+        verified=counts[Verdict.VERIFIED],
+        rejected=counts[Verdict.REJECTED],
+        indeterminate=counts[Verdict.INDETERMINATE],
+        reasons=tuple(reasons),
+    )
+
+
+def payload_hash(payload: dict[str, Any]) -> str:
+    material = {k: payload[k] for k in sorted(payload) if k not in {"computed_at", "evidence_url"}}
+    return hashlib.sha256(
+        json.dumps(material, sort_keys=True, separators=(",", ":")).encode()
+    ).hexdigest()
+
+
+async def _write(
+    runtime: Runtime,
+    inputs: EvaluationInputs,
+    results: list[tuple[RawCredential, VerificationResult]],
+    *,
+    now: datetime,
+) -> Evaluation:
+    tenant_id = inputs.application.tenant_id
+    profile = inputs.profile
+    loaded = runtime.catalog.get(profile.taxonomy) if profile else None
+    match_id: str | None = None
+    outcome: MatchOutcome | None = None
+    enqueued = False
+    async with unit_of_work(runtime.sessions) as session:
+        all_evidence: list[Evidence] = []
+        for raw, result in results:
+            record = VerificationRecord(
+                tenant_id=tenant_id,
+                raw_credential_id=raw.id,
+                verdict=result.verdict.value,
+                format=result.format[:64],
+                credential_id=(result.credential_id or "")[:2000] or None,
+                issuer_id=(result.issuer.id or "")[:2000] or None,
+                issuer_name=(result.issuer.name or "")[:500] or None,
+                issuer_tier=result.issuer.tier.value,
+                checks=[
+                    {"id": c.id.value, "outcome": c.outcome.value, "detail": c.detail}
+                    for c in result.checks
+                ],
+                result=result.to_json(),
+                verifier_version=VERIFIER_VERSION,
+                verified_at=now,
+            )
+            await cred_repo.add_verification(session, record)
+            if loaded is None or result.verdict is not Verdict.VERIFIED:
+                continue  # rejected and indeterminate credentials contribute nothing
+            evidence, claims = _evidence(raw, result, loaded)
+            all_evidence.extend(evidence)
+            await cred_repo.replace_claims(
+                session,
+                tenant_id=tenant_id,
+                verification_id=record.id,
+                claims=[
+                    SkillClaimRecord(
+                        tenant_id=tenant_id,
+                        candidate_id=raw.candidate_id,
+                        verification_id=record.id,
+                        taxonomy=loaded.taxonomy.name,
+                        taxonomy_version=loaded.taxonomy.version,
+                        **claim,
+                    )
+                    for claim in claims
+                ],
+            )
+        if profile is not None:
+            outcome = score(
+                profile,
+                all_evidence,
+                now=now,
+                credentials=_tally(results),
+                versions={"mapping": MAPPING_VERSION, "verifier": VERIFIER_VERSION},
+            )
+            explanation = outcome.explanation()
+            match = MatchResult(
+                tenant_id=tenant_id,
+                application_id=inputs.application.id,
+                profile_version_id=await _version_id(session, tenant_id, profile),
+                score=outcome.score,
+                band=outcome.band.value,
+                explanation=explanation,
+                versions=dict(outcome.versions),
+                inputs_hash=_inputs_hash(results, profile),
+                computed_at=now,
+            )
+            await session.flush()
+            session.add(match)
+            await session.flush()
+            match_id = match.id
+            await audit.append(
+                session,
+                tenant_id=tenant_id,
+                actor="system",
+                action="score",
+                object_type="application",
+                object_id=inputs.application.id,
+                details={
+                    "match_id": match.id,
+                    "score": outcome.score,
+                    "band": outcome.band.value,
+                    "versions": dict(outcome.versions),
+                },
+                at=now,
+            )
+            if inputs.connection is not None and inputs.connection.kind == "ats":
+                enqueued = await _enqueue(runtime, session, inputs, outcome, match, now=now)
+    return Evaluation(
+        application_id=inputs.application.id,
+        match_id=match_id,
+        outcome=outcome,
+        results=tuple((raw.id, result) for raw, result in results),
+        enqueued=enqueued,
+    )
+
+
+async def _version_id(session: Any, tenant_id: str, profile: ProfileSpec) -> str:
+    row = await profile_repo.get_profile(
+        session, tenant_id=tenant_id, profile_id=profile.profile_id
+    )
+    assert row is not None
+    current = await profile_repo.current_version(session, profile=row)
+    assert current is not None
+    return current[0].id
+
+
+def _inputs_hash(
+    results: list[tuple[RawCredential, VerificationResult]], profile: ProfileSpec
+) -> str:
+    material = {
+        "credentials": sorted(raw.sha256 for raw, _ in results),
+        "profile": f"{profile.profile_id}@{profile.version}",
+    }
+    return hashlib.sha256(json.dumps(material, sort_keys=True).encode()).hexdigest()
+
+
+async def _enqueue(
+    runtime: Runtime,
+    session: Any,
+    inputs: EvaluationInputs,
+    outcome: MatchOutcome,
+    match: MatchResult,
+    *,
+    now: datetime,
+) -> bool:
+    connection = inputs.connection
+    assert connection is not None
+    token = runtime.links.evidence_token(tenant_id=match.tenant_id, match_id=match.id)
+    payload: dict[str, Any] = {
+        "application_external_id": inputs.application.external_ref or inputs.application.id,
+        "candidate_external_id": inputs.candidate_ref or inputs.application.candidate_id,
+        "job_external_id": inputs.job_ref or inputs.application.job_id,
+        "score": outcome.score,
+        "max_score": outcome.max_score,
+        "band": outcome.band.value,
+        "summary": outcome.summary,
+        "top_skills": list(outcome.top_skills),
+        "gaps": list(outcome.gaps),
+        "credentials_verified": outcome.credentials.verified,
+        "credentials_rejected": outcome.credentials.rejected,
+        "versions": dict(outcome.versions),
+        "evidence_url": f"{runtime.settings.base_url.rstrip('/')}/evidence/{token}",
+        "computed_at": now.isoformat(),
+    }
+    digest = payload_hash(payload)
+    payload["payload_hash"] = digest
+    _, is_new = await outbox_repo.enqueue(
+        session,
+        OutboxMessage(
+            tenant_id=match.tenant_id,
+            connection_id=connection.id,
+            kind="match_update",
+            target_ref=inputs.application.id,
+            payload=payload,
+            payload_hash=digest,
+            # The same score for the same application is pushed once, however often it is
+            # recomputed; a changed score is a new message.
+            idempotency_key=f"{connection.id}:{inputs.application.id}:{digest}",
+            next_attempt_at=now,
+            created_at=now,
+            updated_at=now,
+        ),
+    )
+    return is_new

@@ -1,0 +1,134 @@
+"""Raw credentials (insert-only), their verification results and the skills they prove."""
+
+from __future__ import annotations
+
+import hashlib
+
+from sqlmodel import col, delete, select
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from service.models import RawCredential, SkillClaimRecord, VerificationRecord
+
+
+async def store_raw(
+    session: AsyncSession,
+    *,
+    tenant_id: str,
+    candidate_id: str,
+    application_id: str | None,
+    source: str,
+    source_ref: str | None,
+    media_type: str,
+    content: bytes,
+) -> tuple[RawCredential, bool]:
+    """Insert the bytes as received; the same bytes for the same application are stored once.
+
+    Returns the row and whether it is new.
+    """
+    digest = hashlib.sha256(content).hexdigest()
+    existing = (
+        await session.exec(
+            select(RawCredential).where(
+                RawCredential.tenant_id == tenant_id,
+                RawCredential.application_id == application_id,
+                RawCredential.sha256 == digest,
+            )
+        )
+    ).first()
+    if existing is not None:
+        return existing, False
+    row = RawCredential(
+        tenant_id=tenant_id,
+        candidate_id=candidate_id,
+        application_id=application_id,
+        source=source,
+        source_ref=source_ref,
+        media_type=media_type,
+        content=content,
+        sha256=digest,
+    )
+    session.add(row)
+    await session.flush()
+    return row, True
+
+
+async def raw_for_application(
+    session: AsyncSession, *, tenant_id: str, application_id: str
+) -> list[RawCredential]:
+    return list(
+        (
+            await session.exec(
+                select(RawCredential)
+                .where(
+                    RawCredential.tenant_id == tenant_id,
+                    RawCredential.application_id == application_id,
+                )
+                .order_by(col(RawCredential.received_at), col(RawCredential.id))
+            )
+        ).all()
+    )
+
+
+async def get_raw(session: AsyncSession, *, tenant_id: str, raw_id: str) -> RawCredential | None:
+    return (
+        await session.exec(
+            select(RawCredential).where(
+                RawCredential.tenant_id == tenant_id, RawCredential.id == raw_id
+            )
+        )
+    ).first()
+
+
+async def add_verification(session: AsyncSession, record: VerificationRecord) -> None:
+    session.add(record)
+    await session.flush()
+
+
+async def latest_verifications(
+    session: AsyncSession, *, tenant_id: str, raw_ids: list[str]
+) -> dict[str, VerificationRecord]:
+    if not raw_ids:
+        return {}
+    rows = (
+        await session.exec(
+            select(VerificationRecord)
+            .where(
+                VerificationRecord.tenant_id == tenant_id,
+                col(VerificationRecord.raw_credential_id).in_(raw_ids),
+            )
+            .order_by(col(VerificationRecord.verified_at), col(VerificationRecord.id))
+        )
+    ).all()
+    return {row.raw_credential_id: row for row in rows}
+
+
+async def replace_claims(
+    session: AsyncSession, *, tenant_id: str, verification_id: str, claims: list[SkillClaimRecord]
+) -> None:
+    await session.exec(
+        delete(SkillClaimRecord).where(
+            col(SkillClaimRecord.tenant_id) == tenant_id,
+            col(SkillClaimRecord.verification_id) == verification_id,
+        )
+    )
+    session.add_all(claims)
+    await session.flush()
+
+
+async def claims_for_verifications(
+    session: AsyncSession, *, tenant_id: str, verification_ids: list[str]
+) -> list[SkillClaimRecord]:
+    if not verification_ids:
+        return []
+    return list(
+        (
+            await session.exec(
+                select(SkillClaimRecord)
+                .where(
+                    SkillClaimRecord.tenant_id == tenant_id,
+                    col(SkillClaimRecord.verification_id).in_(verification_ids),
+                )
+                .order_by(col(SkillClaimRecord.concept_id), col(SkillClaimRecord.id))
+            )
+        ).all()
+    )

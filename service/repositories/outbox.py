@@ -1,0 +1,139 @@
+"""The outbox table: enqueue in the caller's transaction, claim due rows under a lease."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+
+from sqlalchemy import or_
+from sqlmodel import col, select
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from service.models import DeliveryAttempt, OutboxMessage
+
+CLAIMABLE = ("pending", "retry")
+
+
+async def enqueue(session: AsyncSession, message: OutboxMessage) -> tuple[OutboxMessage, bool]:
+    """Insert unless a message with the same idempotency key exists; returns (row, is_new)."""
+    existing = (
+        await session.exec(
+            select(OutboxMessage).where(OutboxMessage.idempotency_key == message.idempotency_key)
+        )
+    ).first()
+    if existing is not None:
+        return existing, False
+    session.add(message)
+    await session.flush()
+    return message, True
+
+
+async def claim_due(
+    session: AsyncSession, *, owner: str, now: datetime, lease: timedelta, limit: int
+) -> list[OutboxMessage]:
+    """Lease up to `limit` due messages to `owner`.
+
+    On PostgreSQL rows locked by another drainer are skipped (FOR UPDATE SKIP LOCKED); on SQLite
+    the unit of work holds the write lock (BEGIN IMMEDIATE), so claims are serialised. A message
+    whose lease expired (its drainer died mid-push) is due again.
+    """
+    query = (
+        select(OutboxMessage)
+        .where(
+            or_(
+                col(OutboxMessage.status).in_(CLAIMABLE)
+                & (col(OutboxMessage.next_attempt_at) <= now),
+                (col(OutboxMessage.status) == "inflight") & (col(OutboxMessage.lease_until) < now),
+            )
+        )
+        .order_by(col(OutboxMessage.next_attempt_at), col(OutboxMessage.id))
+        .limit(limit)
+    )
+    if session.bind is not None and session.bind.dialect.name == "postgresql":
+        query = query.with_for_update(skip_locked=True)
+    rows = list((await session.exec(query)).all())
+    for row in rows:
+        row.status = "inflight"
+        row.lease_owner = owner
+        row.lease_until = now + lease
+        row.attempts += 1
+        row.updated_at = now
+        session.add(row)
+    await session.flush()
+    return rows
+
+
+async def get_for_owner(
+    session: AsyncSession, *, message_id: str, owner: str
+) -> OutboxMessage | None:
+    """The message, only while `owner` still holds its lease (a lost lease means hands off)."""
+    return (
+        await session.exec(
+            select(OutboxMessage).where(
+                OutboxMessage.id == message_id,
+                OutboxMessage.lease_owner == owner,
+                OutboxMessage.status == "inflight",
+            )
+        )
+    ).first()
+
+
+async def add_attempt(session: AsyncSession, attempt: DeliveryAttempt) -> None:
+    session.add(attempt)
+    await session.flush()
+
+
+async def pending_for_application(
+    session: AsyncSession, *, tenant_id: str, target_ref: str
+) -> list[OutboxMessage]:
+    return list(
+        (
+            await session.exec(
+                select(OutboxMessage)
+                .where(OutboxMessage.tenant_id == tenant_id, OutboxMessage.target_ref == target_ref)
+                .order_by(col(OutboxMessage.created_at))
+            )
+        ).all()
+    )
+
+
+async def counts_by_status(
+    session: AsyncSession, *, tenant_id: str | None = None
+) -> dict[str, int]:
+    query = select(OutboxMessage.status)
+    if tenant_id is not None:
+        query = query.where(OutboxMessage.tenant_id == tenant_id)
+    counts: dict[str, int] = {}
+    for status in (await session.exec(query)).all():
+        counts[status] = counts.get(status, 0) + 1
+    return counts
+
+
+async def list_messages(
+    session: AsyncSession, *, tenant_id: str, limit: int = 100
+) -> list[OutboxMessage]:
+    return list(
+        (
+            await session.exec(
+                select(OutboxMessage)
+                .where(OutboxMessage.tenant_id == tenant_id)
+                .order_by(col(OutboxMessage.created_at).desc())
+                .limit(limit)
+            )
+        ).all()
+    )
+
+
+async def attempts_for(
+    session: AsyncSession, *, tenant_id: str, outbox_id: str
+) -> list[DeliveryAttempt]:
+    return list(
+        (
+            await session.exec(
+                select(DeliveryAttempt)
+                .where(
+                    DeliveryAttempt.tenant_id == tenant_id, DeliveryAttempt.outbox_id == outbox_id
+                )
+                .order_by(col(DeliveryAttempt.attempt))
+            )
+        ).all()
+    )

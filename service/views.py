@@ -1,0 +1,239 @@
+"""Read models for the API and the pages: plain JSON-safe dicts, always scoped to one tenant."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from service.errors import NotFound
+from service.repositories import applications as app_repo
+from service.repositories import credentials as cred_repo
+from service.repositories import matches as match_repo
+from service.repositories import outbox as outbox_repo
+from service.repositories import profiles as profile_repo
+from service.repositories import runs as runs_repo
+from service.repositories import tenancy
+from service.runtime import Runtime
+
+
+async def application_list(
+    runtime: Runtime, *, tenant_id: str, limit: int = 100, offset: int = 0
+) -> list[dict[str, Any]]:
+    async with runtime.sessions() as session:
+        rows = await app_repo.list_applications(
+            session, tenant_id=tenant_id, limit=limit, offset=offset
+        )
+        items = []
+        for application in rows:
+            candidate = await app_repo.get_candidate(
+                session, tenant_id=tenant_id, candidate_id=application.candidate_id
+            )
+            job = await app_repo.get_job(session, tenant_id=tenant_id, job_id=application.job_id)
+            match = await match_repo.latest_for_application(
+                session, tenant_id=tenant_id, application_id=application.id
+            )
+            items.append(
+                {
+                    "id": application.id,
+                    "external_ref": application.external_ref,
+                    "candidate": candidate.display_name if candidate else None,
+                    "job": job.title if job else None,
+                    "status": application.status,
+                    "score": match.score if match else None,
+                    "band": match.band if match else None,
+                    "computed_at": match.computed_at.isoformat() if match else None,
+                }
+            )
+    return items
+
+
+async def application_detail(
+    runtime: Runtime, *, tenant_id: str, application_id: str
+) -> dict[str, Any]:
+    async with runtime.sessions() as session:
+        application = await app_repo.get_application(
+            session, tenant_id=tenant_id, application_id=application_id
+        )
+        if application is None:
+            raise NotFound(f"application {application_id} not found")
+        candidate = await app_repo.get_candidate(
+            session, tenant_id=tenant_id, candidate_id=application.candidate_id
+        )
+        job = await app_repo.get_job(session, tenant_id=tenant_id, job_id=application.job_id)
+        raws = await cred_repo.raw_for_application(
+            session, tenant_id=tenant_id, application_id=application.id
+        )
+        verifications = await cred_repo.latest_verifications(
+            session, tenant_id=tenant_id, raw_ids=[r.id for r in raws]
+        )
+        match = await match_repo.latest_for_application(
+            session, tenant_id=tenant_id, application_id=application.id
+        )
+        pushes = await outbox_repo.pending_for_application(
+            session, tenant_id=tenant_id, target_ref=application.id
+        )
+    credentials = []
+    for raw in raws:
+        verification = verifications.get(raw.id)
+        credentials.append(
+            {
+                "id": raw.id,
+                "sha256": raw.sha256,
+                "media_type": raw.media_type,
+                "source": raw.source,
+                "received_at": raw.received_at.isoformat(),
+                "verdict": verification.verdict if verification else None,
+                "format": verification.format if verification else None,
+                "issuer": verification.issuer_name or verification.issuer_id
+                if verification
+                else None,
+                "checks": verification.checks if verification else [],
+                "name": _credential_name(verification.result) if verification else None,
+            }
+        )
+    return {
+        "id": application.id,
+        "external_ref": application.external_ref,
+        "status": application.status,
+        "candidate": {"id": candidate.id, "name": candidate.display_name} if candidate else None,
+        "job": {"id": job.id, "title": job.title} if job else None,
+        "credentials": credentials,
+        "match": {
+            "id": match.id,
+            "score": match.score,
+            "band": match.band,
+            "explanation": match.explanation,
+            "versions": match.versions,
+            "computed_at": match.computed_at.isoformat(),
+        }
+        if match
+        else None,
+        "pushes": [
+            {
+                "id": p.id,
+                "status": p.status,
+                "attempts": p.attempts,
+                "last_error": p.last_error,
+                "remote_ref": p.remote_ref,
+            }
+            for p in pushes
+        ],
+    }
+
+
+def _credential_name(result: dict[str, Any]) -> str | None:
+    achievements = result.get("achievements") or []
+    if achievements:
+        return str(achievements[0].get("name"))
+    return None
+
+
+async def match_for_evidence(runtime: Runtime, *, tenant_id: str, match_id: str) -> dict[str, Any]:
+    async with runtime.sessions() as session:
+        match = await match_repo.get_match(session, tenant_id=tenant_id, match_id=match_id)
+        if match is None:
+            raise NotFound("this evidence is no longer available")
+    detail = await application_detail(
+        runtime, tenant_id=tenant_id, application_id=match.application_id
+    )
+    detail["match"] = {
+        "id": match.id,
+        "score": match.score,
+        "band": match.band,
+        "explanation": match.explanation,
+        "versions": match.versions,
+        "computed_at": match.computed_at.isoformat(),
+    }
+    return detail
+
+
+async def job_list(runtime: Runtime, *, tenant_id: str) -> list[dict[str, Any]]:
+    async with runtime.sessions() as session:
+        jobs = await app_repo.list_jobs(session, tenant_id=tenant_id)
+        profiles = {
+            p.job_id: p for p in await profile_repo.list_profiles(session, tenant_id=tenant_id)
+        }
+        items = []
+        for job in jobs:
+            profile = profiles.get(job.id)
+            requirements: list[dict[str, Any]] = []
+            if profile is not None:
+                current = await profile_repo.current_version(session, profile=profile)
+                if current is not None:
+                    requirements = [
+                        {
+                            "concept_id": r.concept_id,
+                            "label": r.label,
+                            "importance": r.importance,
+                            "weight": r.weight,
+                        }
+                        for r in current[1]
+                    ]
+            items.append(
+                {
+                    "id": job.id,
+                    "external_ref": job.external_ref,
+                    "title": job.title,
+                    "status": job.status,
+                    "role_profile": {
+                        "id": profile.id,
+                        "name": profile.name,
+                        "version": profile.current_version,
+                        "requirements": requirements,
+                    }
+                    if profile
+                    else None,
+                }
+            )
+    return items
+
+
+async def connection_list(runtime: Runtime, *, tenant_id: str) -> list[dict[str, Any]]:
+    async with runtime.sessions() as session:
+        connections = await tenancy.list_connections(session, tenant_id=tenant_id)
+        runs = await runs_repo.recent_runs(session, tenant_id=tenant_id, limit=50)
+    last_run: dict[str, Any] = {}
+    for run in runs:
+        last_run.setdefault(run.connection_id, run)
+    return [
+        {
+            "id": c.id,
+            "kind": c.kind,
+            "provider": c.provider,
+            "name": c.name,
+            "base_url": c.base_url,
+            "enabled": c.enabled,
+            "status": c.status,
+            "last_error": c.last_error,
+            "has_secret": c.secret_ciphertext is not None,
+            "last_run": {
+                "id": r.id,
+                "status": r.status,
+                "counts": r.counts,
+                "started_at": r.started_at.isoformat(),
+            }
+            if (r := last_run.get(c.id))
+            else None,
+        }
+        for c in connections
+    ]
+
+
+async def outbox_summary(runtime: Runtime, *, tenant_id: str) -> dict[str, Any]:
+    async with runtime.sessions() as session:
+        counts = await outbox_repo.counts_by_status(session, tenant_id=tenant_id)
+        messages = await outbox_repo.list_messages(session, tenant_id=tenant_id, limit=50)
+    return {
+        "counts": counts,
+        "messages": [
+            {
+                "id": m.id,
+                "target_ref": m.target_ref,
+                "status": m.status,
+                "attempts": m.attempts,
+                "last_error": m.last_error,
+                "remote_ref": m.remote_ref,
+                "next_attempt_at": m.next_attempt_at.isoformat(),
+            }
+            for m in messages
+        ],
+    }

@@ -1,0 +1,194 @@
+"""JSON API handlers: parse, call the service, respond. No SQL here."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+from aiohttp import BodyPartReader, web
+
+from service import views
+from service.errors import BadRequest, NotFound, PayloadTooLarge
+from service.intake import submit_credential
+from service.sync import sync_connection
+from service.verify import Holder
+from service.web.auth import authenticate
+from service.web.keys import METRICS, RUNTIME
+
+
+async def _read_body(request: web.Request) -> bytes:
+    limit = request.app[RUNTIME].settings.max_credential_bytes
+    if request.content_length is not None and request.content_length > limit:
+        raise PayloadTooLarge(
+            f"credential is {request.content_length} bytes; the limit is {limit} bytes"
+        )
+    body = await request.content.read(limit + 1)
+    if len(body) > limit:
+        raise PayloadTooLarge(f"credential is larger than the limit of {limit} bytes")
+    return body
+
+
+async def post_credential(request: web.Request) -> web.Response:
+    principal = await authenticate(request)
+    runtime = request.app[RUNTIME]
+    body = await _read_body(request)
+    raw_id, is_new, evaluation = await submit_credential(
+        runtime,
+        tenant_id=principal.tenant_id,
+        application_id=request.match_info["application_id"],
+        body=body,
+        content_type=request.content_type,
+        actor=f"api_key:{principal.api_key_id}",
+    )
+    for _, result in evaluation.results:
+        request.app[METRICS].credentials.labels(result.verdict.value).inc()
+    stored = next((r for rid, r in evaluation.results if rid == raw_id), None)
+    return web.json_response(
+        {
+            "credential_id": raw_id,
+            "new": is_new,
+            "verification": stored.to_json() if stored else None,
+            "match": evaluation.outcome.explanation() if evaluation.outcome else None,
+        },
+        status=201 if is_new else 200,
+    )
+
+
+async def list_applications(request: web.Request) -> web.Response:
+    principal = await authenticate(request)
+    limit = _int_param(request, "limit", 100, maximum=500)
+    offset = _int_param(request, "offset", 0, maximum=10**9)
+    items = await views.application_list(
+        request.app[RUNTIME], tenant_id=principal.tenant_id, limit=limit, offset=offset
+    )
+    return web.json_response({"applications": items, "limit": limit, "offset": offset})
+
+
+async def get_application(request: web.Request) -> web.Response:
+    principal = await authenticate(request)
+    detail = await views.application_detail(
+        request.app[RUNTIME],
+        tenant_id=principal.tenant_id,
+        application_id=request.match_info["application_id"],
+    )
+    return web.json_response(detail)
+
+
+async def evaluate(request: web.Request) -> web.Response:
+    principal = await authenticate(request)
+    runtime = request.app[RUNTIME]
+    application_id = request.match_info["application_id"]
+    await views.application_detail(
+        runtime, tenant_id=principal.tenant_id, application_id=application_id
+    )  # 404 for other tenants
+    from service.pipeline import evaluate_application
+
+    evaluation = await evaluate_application(
+        runtime,
+        tenant_id=principal.tenant_id,
+        application_id=application_id,
+        now=datetime.now(UTC),
+    )
+    return web.json_response(
+        {
+            "match": evaluation.outcome.explanation() if evaluation.outcome else None,
+            "enqueued": evaluation.enqueued,
+        }
+    )
+
+
+async def list_jobs(request: web.Request) -> web.Response:
+    principal = await authenticate(request)
+    return web.json_response(
+        {"jobs": await views.job_list(request.app[RUNTIME], tenant_id=principal.tenant_id)}
+    )
+
+
+async def list_connections(request: web.Request) -> web.Response:
+    principal = await authenticate(request)
+    return web.json_response(
+        {
+            "connections": await views.connection_list(
+                request.app[RUNTIME], tenant_id=principal.tenant_id
+            )
+        }
+    )
+
+
+async def sync_now(request: web.Request) -> web.Response:
+    principal = await authenticate(request)
+    try:
+        report = await sync_connection(
+            request.app[RUNTIME],
+            tenant_id=principal.tenant_id,
+            connection_id=request.match_info["connection_id"],
+        )
+    except LookupError as exc:
+        raise NotFound("connection not found") from exc
+    return web.json_response(
+        {
+            "run_id": report.run_id,
+            "status": report.status,
+            "counts": report.counts(),
+            "error": report.error,
+        }
+    )
+
+
+async def outbox_status(request: web.Request) -> web.Response:
+    principal = await authenticate(request)
+    return web.json_response(
+        await views.outbox_summary(request.app[RUNTIME], tenant_id=principal.tenant_id)
+    )
+
+
+async def verify_credential(request: web.Request) -> web.Response:
+    """Verify without storing anything: JSON, JWT as text, or a multipart image upload."""
+    await authenticate(request)
+    runtime = request.app[RUNTIME]
+    holder = Holder(
+        emails=tuple(request.query.getall("holder_email", [])),
+        dids=tuple(request.query.getall("holder_did", [])),
+    )
+    media_type: str | None = request.content_type
+    if request.content_type.startswith("multipart/"):
+        body, media_type = await _multipart_file(request)
+    else:
+        body = await _read_body(request)
+    if not body.strip():
+        raise BadRequest("empty body: send a credential as JSON, a JWT, or an image upload")
+    result = await runtime.verifier.verify(
+        body,
+        now=datetime.now(UTC),
+        holder=holder if holder.emails or holder.dids else None,
+        media_type=media_type,
+    )
+    request.app[METRICS].credentials.labels(result.verdict.value).inc()
+    return web.json_response(result.to_json())
+
+
+async def _multipart_file(request: web.Request) -> tuple[bytes, str | None]:
+    limit = request.app[RUNTIME].settings.max_credential_bytes
+    reader = await request.multipart()
+    async for part in reader:
+        if not isinstance(part, BodyPartReader) or part.filename is None:
+            continue
+        chunks = bytearray()
+        while chunk := await part.read_chunk():
+            chunks.extend(chunk)
+            if len(chunks) > limit:
+                raise PayloadTooLarge(f"upload is larger than the limit of {limit} bytes")
+        return bytes(chunks), part.headers.get("Content-Type")
+    raise BadRequest("multipart body has no file part")
+
+
+def _int_param(request: web.Request, name: str, default: int, *, maximum: int) -> int:
+    raw = request.query.get(name)
+    if raw is None:
+        return default
+    try:
+        value = int(raw)
+    except ValueError as exc:
+        raise BadRequest(f"{name} must be an integer") from exc
+    if not 0 <= value <= maximum:
+        raise BadRequest(f"{name} must be between 0 and {maximum}")
+    return value

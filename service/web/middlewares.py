@@ -1,0 +1,79 @@
+"""Request ids, structured access logs, metrics, and errors as application/problem+json."""
+
+from __future__ import annotations
+
+import logging
+import time
+import uuid
+from typing import Any
+
+from aiohttp import web
+from aiohttp.typedefs import Handler
+
+from service.errors import ServiceError
+from service.logs import bind
+from service.web.keys import METRICS
+
+log = logging.getLogger("skillproof.http")
+
+PROBLEM = "application/problem+json"
+
+
+def problem(status: int, title: str, detail: str, **extra: Any) -> web.Response:
+    body = {"type": "about:blank", "title": title, "status": status, "detail": detail, **extra}
+    return web.json_response(body, status=status, content_type=PROBLEM)
+
+
+def _route_name(request: web.Request) -> str:
+    resource = request.match_info.route.resource
+    return resource.canonical if resource is not None else "unmatched"
+
+
+@web.middleware
+async def request_context(request: web.Request, handler: Handler) -> web.StreamResponse:
+    request_id = request.headers.get("X-Request-Id", "")[:64] or uuid.uuid4().hex
+    started = time.perf_counter()
+    route = _route_name(request)
+    with bind(request_id=request_id, method=request.method, route=route):
+        try:
+            response = await handler(request)
+        except web.HTTPException as exc:
+            response = exc if exc.status < 400 else _http_problem(exc)
+        except ServiceError as exc:
+            response = problem(exc.status, exc.title, exc.detail, request_id=request_id)
+        except Exception:
+            log.exception("unhandled error")
+            response = problem(
+                500,
+                "Internal error",
+                "something went wrong; nothing was changed",
+                request_id=request_id,
+            )
+        elapsed = time.perf_counter() - started
+        metrics = request.app.get(METRICS)
+        if metrics is not None:
+            metrics.requests.labels(request.method, route, str(response.status)).inc()
+            metrics.latency.labels(route).observe(elapsed)
+        response.headers["X-Request-Id"] = request_id
+        log.info("%s %s -> %d in %.1f ms", request.method, route, response.status, elapsed * 1000)
+        return response
+
+
+def _http_problem(exc: web.HTTPException) -> web.Response:
+    detail = exc.text or exc.reason
+    if exc.status == 413:
+        detail = "request body is too large"
+    elif exc.status == 404:
+        detail = "no such resource"
+    elif exc.status == 405:
+        detail = "method not allowed on this resource"
+    return problem(exc.status, exc.reason, detail)
+
+
+@web.middleware
+async def security_headers(request: web.Request, handler: Handler) -> web.StreamResponse:
+    response = await handler(request)
+    response.headers.setdefault("X-Content-Type-Options", "nosniff")
+    response.headers.setdefault("Referrer-Policy", "no-referrer")
+    response.headers.setdefault("X-Frame-Options", "DENY")
+    return response

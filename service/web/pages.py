@@ -1,0 +1,97 @@
+"""Server-rendered pages: sign-in, applications, connections, and the public evidence page."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from aiohttp import web
+
+from service import views
+from service.errors import NotFound, Unauthorized
+from service.security.links import LinkError
+from service.web.auth import (
+    SESSION_COOKIE,
+    SESSION_MAX_AGE,
+    authenticate,
+    principal_for_token,
+    session_cookie_value,
+)
+from service.web.keys import RUNTIME, TEMPLATES
+
+
+def render(request: web.Request, template: str, status: int = 200, **context: Any) -> web.Response:
+    html = request.app[TEMPLATES].get_template(template).render(**context)
+    return web.Response(text=html, status=status, content_type="text/html")
+
+
+async def _principal_or_login(request: web.Request) -> Any:
+    try:
+        return await authenticate(request)
+    except Unauthorized as exc:
+        raise web.HTTPSeeOther("/login") from exc
+
+
+async def dashboard(request: web.Request) -> web.Response:
+    principal = await _principal_or_login(request)
+    applications = await views.application_list(request.app[RUNTIME], tenant_id=principal.tenant_id)
+    return render(request, "dashboard.html", applications=applications)
+
+
+async def application_page(request: web.Request) -> web.Response:
+    principal = await _principal_or_login(request)
+    detail = await views.application_detail(
+        request.app[RUNTIME],
+        tenant_id=principal.tenant_id,
+        application_id=request.match_info["application_id"],
+    )
+    return render(request, "application.html", app=detail, public=False)
+
+
+async def connections_page(request: web.Request) -> web.Response:
+    principal = await _principal_or_login(request)
+    runtime = request.app[RUNTIME]
+    return render(
+        request,
+        "connections.html",
+        connections=await views.connection_list(runtime, tenant_id=principal.tenant_id),
+        outbox=await views.outbox_summary(runtime, tenant_id=principal.tenant_id),
+    )
+
+
+async def evidence_page(request: web.Request) -> web.Response:
+    """What a recruiter (from the ATS link) or the candidate sees: the score and its reasons."""
+    runtime = request.app[RUNTIME]
+    try:
+        tenant_id, match_id = runtime.links.read_evidence_token(request.match_info["token"])
+    except LinkError as exc:
+        raise NotFound(str(exc)) from exc
+    detail = await views.match_for_evidence(runtime, tenant_id=tenant_id, match_id=match_id)
+    return render(request, "application.html", app=detail, public=True)
+
+
+async def login_form(request: web.Request) -> web.Response:
+    return render(request, "login.html", error=None)
+
+
+async def login(request: web.Request) -> web.Response:
+    form = await request.post()
+    token = str(form.get("key", "")).strip()
+    principal = await principal_for_token(request, token) if token else None
+    if principal is None:
+        return render(request, "login.html", status=401, error="That API key is not valid.")
+    response = web.HTTPSeeOther("/")
+    response.set_cookie(
+        SESSION_COOKIE,
+        session_cookie_value(request, principal),
+        max_age=SESSION_MAX_AGE,
+        httponly=True,
+        samesite="Lax",
+        secure=request.app[RUNTIME].settings.base_url.startswith("https://"),
+    )
+    raise response
+
+
+async def logout(request: web.Request) -> web.Response:
+    response = web.HTTPSeeOther("/login")
+    response.del_cookie(SESSION_COOKIE)
+    raise response
