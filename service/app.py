@@ -56,7 +56,9 @@ def create_app(
         app.cleanup_ctx.append(_scheduler_ctx)
     setup_routes(app)
     if sandbox_ats is not None:
-        app.add_subapp("/sandbox-ats/", sandbox_ats)
+        from connectors.ats.sandbox_server import mount
+
+        mount(app, "/sandbox-ats/", sandbox_ats)
     return app
 
 

@@ -43,8 +43,13 @@ def _serve(args: argparse.Namespace, settings: Settings) -> int:
 
         sandbox = sandbox_app_from_settings(settings)
     app = create_app(settings, with_scheduler=args.with_scheduler, sandbox_ats=sandbox)
-    web.run_app(app, host=args.host or settings.host, port=args.port or settings.port,
-                print=None, access_log=None)
+    web.run_app(
+        app,
+        host=args.host or settings.host,
+        port=args.port or settings.port,
+        print=None,
+        access_log=None,
+    )
     return 0
 
 
@@ -92,10 +97,16 @@ def build_parser() -> argparse.ArgumentParser:
     serve = sub.add_parser("serve", help="run the web service")
     serve.add_argument("--host")
     serve.add_argument("--port", type=int)
-    serve.add_argument("--with-scheduler", action="store_true",
-                       help="also run the scheduler in this process (embedded default)")
-    serve.add_argument("--sandbox-ats", action="store_true",
-                       help="mount the built-in sandbox ATS under /sandbox-ats/")
+    serve.add_argument(
+        "--with-scheduler",
+        action="store_true",
+        help="also run the scheduler in this process (embedded default)",
+    )
+    serve.add_argument(
+        "--sandbox-ats",
+        action="store_true",
+        help="mount the built-in sandbox ATS under /sandbox-ats/",
+    )
     serve.set_defaults(handler=_serve)
 
     scheduler = sub.add_parser("scheduler", help="run the scheduler (one leader at a time)")
@@ -105,8 +116,9 @@ def build_parser() -> argparse.ArgumentParser:
     mig.set_defaults(handler=_migrate)
 
     demo = sub.add_parser("demo", help="seed a demo tenant, sync the sandbox ATS and serve")
-    demo.add_argument("--once", action="store_true",
-                      help="run the pipeline once, print the outcome and exit")
+    demo.add_argument(
+        "--once", action="store_true", help="run the pipeline once, print the outcome and exit"
+    )
     demo.add_argument("--json", action="store_true", help="with --once: print one JSON object")
     demo.add_argument("--database-url", help="with --once: use this database, not a temporary one")
     demo.set_defaults(handler=_demo)

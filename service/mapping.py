@@ -54,6 +54,8 @@ _BROADER_FACTOR = 0.85
 _BROADER_DEPTH = 2
 _CROSSWALK_CONFIDENCE = 0.95
 _SEGMENT_FACTOR = 0.97
+_MENTION_SCORE = 0.86
+_WHOLE = 0.999
 _SEGMENTS = re.compile(r"\s*(?:[,;:|/()\[\]\u2013\u2014]|\s-\s|\bwith\b|\band\b|\busing\b|&)\s*")
 _SENTENCES = re.compile(r"(?<=[.!?;:])\s+|\n+|\s+[\u2022*-]\s+")
 
@@ -200,12 +202,12 @@ class SkillMapper:
         if backed_off is not None:
             concept_id, score = backed_off
             return [self._match(concept_id, score * factor, "broader", claim)]
-        pool = [(hit.score, hit) for hit in hits]
+        pool = [(_evidence(hit, strict), hit) for hit in hits]
         parts = [part for part in _SEGMENTS.split(text) if part and part.strip()]
         if len(parts) > 1:
             for part in parts:
                 pool.extend(
-                    (hit.score * _SEGMENT_FACTOR, hit)
+                    (_evidence(hit, strict) * _SEGMENT_FACTOR, hit)
                     for hit in self.searcher.search(part, top_k=3, kinds=self.kinds)
                 )
         pool.sort(key=lambda item: (-item[0], item[1].concept_id))
@@ -260,6 +262,20 @@ class SkillMapper:
             method=method,
             claim=claim,
         )
+
+
+def _evidence(hit: Hit, strict: bool) -> float:
+    """The score a hit counts for; in free text a multi-word label quoted whole is a mention.
+
+    A sentence is much longer than a label, so its similarity to any label stays low even when
+    it names the skill outright ("They can write SQL queries ..."). Single words are not trusted
+    this way: "go", "lean" or "excel" are skills and everyday words alike.
+    """
+    if not strict or hit.label_coverage < _WHOLE:
+        return hit.score
+    if len(words_to_keys(normalize(hit.matched_label).split())) < 2:
+        return hit.score
+    return max(hit.score, _MENTION_SCORE)
 
 
 def _method(hit: Hit) -> MatchMethod:

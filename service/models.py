@@ -6,7 +6,16 @@ import uuid
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import JSON, Column, DateTime, Index, LargeBinary, TypeDecorator, UniqueConstraint
+from sqlalchemy import (
+    JSON,
+    Column,
+    DateTime,
+    Index,
+    LargeBinary,
+    TypeDecorator,
+    UniqueConstraint,
+    text,
+)
 from sqlalchemy.engine import Dialect
 from sqlmodel import Field, SQLModel
 
@@ -420,7 +429,18 @@ class TaxonomyRecord(SQLModel, table=True):
     """A taxonomy version. `tenant_id` NULL = shared catalogue (ESCO, starter) visible to all."""
 
     __tablename__ = "taxonomies"
-    __table_args__ = (UniqueConstraint("tenant_id", "name", "version"),)
+    __table_args__ = (
+        UniqueConstraint("tenant_id", "name", "version"),
+        # NULLs are distinct in a unique constraint, so shared rows need their own index.
+        Index(
+            "uq_taxonomies_shared_name_version",
+            "name",
+            "version",
+            unique=True,
+            sqlite_where=text("tenant_id IS NULL"),
+            postgresql_where=text("tenant_id IS NULL"),
+        ),
+    )
     id: str = Field(default_factory=new_id, primary_key=True, max_length=32)
     tenant_id: str | None = Field(
         default=None, foreign_key="tenants.id", index=True, max_length=32, ondelete="CASCADE"

@@ -22,6 +22,7 @@ from service.models import DeliveryAttempt, OutboxMessage
 from service.repositories import audit, tenancy
 from service.repositories import outbox as repo
 from service.runtime import Runtime
+from service.security.secrets import SecretDecryptionError
 
 log = logging.getLogger(__name__)
 
@@ -49,11 +50,17 @@ class DrainReport:
 
 
 def backoff(attempt: int, retry_after: float | None, *, rng: random.Random | None = None) -> float:
-    """Seconds to wait: the server's Retry-After when given, else capped full-jitter backoff."""
-    if retry_after is not None:
-        return min(MAX_DELAY, max(0.0, retry_after))
+    """Seconds to wait: capped full-jitter backoff, but never sooner than a given Retry-After.
+
+    Connectors fill `retry_after` with their own short suggestion when the server gave none,
+    so it is a floor: taken alone it would retry a down ATS every few seconds and dead-letter
+    the message within a minute.
+    """
     ceiling = min(MAX_DELAY, BASE_DELAY * (2 ** max(0, attempt - 1)))
-    return (rng or random).uniform(0.0, ceiling)  # noqa: S311 - jitter, not security
+    delay = (rng or random).uniform(0.0, ceiling)  # noqa: S311 - jitter, not security
+    if retry_after is not None:
+        delay = max(delay, retry_after)
+    return min(MAX_DELAY, delay)
 
 
 def update_from_payload(payload: dict[str, Any]) -> MatchUpdate:
@@ -101,6 +108,15 @@ async def drain(
         ]
     report.claimed = len(work)
     for message_id, tenant_id, connection_id, payload, key, attempts, created_at in work:
+        async with unit_of_work(runtime.sessions) as session:
+            held = await repo.renew_lease(
+                session, message_id=message_id, owner=owner, now=clock(), lease=lease
+            )
+        if not held:
+            # The batch outlived our lease and another drainer has the row: pushing it too
+            # could race that drainer's push (two notes). Hands off.
+            report.lost_lease += 1
+            continue
         with bind(tenant=tenant_id, connection=connection_id, outbox=message_id):
             await _deliver(
                 runtime,
@@ -144,14 +160,20 @@ async def _deliver(
     else:
         try:
             connector = runtime.connector_for(connection)
+        except SecretDecryptionError as exc:
+            # The stored credentials cannot be opened (secret key rotated away): a human fixes it.
+            error = AuthError(f"the stored ATS credentials cannot be opened: {exc}")
+        except LookupError as exc:
+            error = PermanentError(str(exc))
+        else:
             try:
                 receipt = await connector.push_match(
                     update_from_payload(payload), idempotency_key=key
                 )
+            except ConnectorError as exc:
+                error = exc
             finally:
                 await connector.aclose()
-        except ConnectorError as exc:
-            error = exc
     finished = clock()
     async with unit_of_work(runtime.sessions) as session:
         message = await repo.get_for_owner(session, message_id=message_id, owner=owner)
@@ -181,13 +203,15 @@ async def _deliver(
                 finished_at=finished,
             ),
         )
-        if isinstance(error, AuthError) and connection is not None:
+        auth_failed = isinstance(error, AuthError)
+        if connection is not None and (auth_failed or connection.status == "auth_failed"):
             stored = await tenancy.get_connection(
                 session, tenant_id=tenant_id, connection_id=connection_id
             )
-            if stored is not None:
-                stored.status = "auth_failed"
-                stored.last_error = message.last_error
+            if stored is not None and (auth_failed or receipt is not None):
+                # A push that went through proves the credentials work again.
+                stored.status = "auth_failed" if auth_failed else "ok"
+                stored.last_error = message.last_error if auth_failed else None
                 session.add(stored)
         await audit.append(
             session,
@@ -226,7 +250,10 @@ def _settle(
     assert error is not None
     message.last_error = redact(str(error))[:2000]
     too_old = now - created_at > MAX_AGE
-    if isinstance(error, PermanentError) or attempts >= MAX_ATTEMPTS or too_old:
+    # Credentials wait for a human (up to MAX_AGE); counting those attempts would dead-letter
+    # everything queued behind a revoked key within hours.
+    out_of_attempts = attempts >= MAX_ATTEMPTS and not isinstance(error, AuthError)
+    if isinstance(error, PermanentError) or out_of_attempts or too_old:
         message.status = "dead"
         return "permanent" if isinstance(error, PermanentError) else "gave_up"
     retry_after = error.retry_after if isinstance(error, TransientError) else None

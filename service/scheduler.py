@@ -64,15 +64,17 @@ class Leadership:
                 return True
             except Exception:  # the connection died, and the lock with it
                 log.warning("leader connection lost; competing for leadership again")
-                await self.release()
+                await self._drop_pg_connection()
         if self._pg_connection is None:
-            self._pg_connection = await self._runtime.engine.connect()
+            connection = await self._runtime.engine.connect()
+            # Autocommit: the session-level lock outlives transactions, and a leader that
+            # re-checks every job must not idle inside one (it would hold back vacuum).
+            self._pg_connection = await connection.execution_options(isolation_level="AUTOCOMMIT")
         got = (
             await self._pg_connection.execute(
                 text("SELECT pg_try_advisory_lock(:key)"), {"key": ADVISORY_KEY}
             )
         ).scalar()
-        await self._pg_connection.commit()
         self._pg_leader = bool(got)
         return self._pg_leader
 
@@ -87,11 +89,18 @@ class Leadership:
                     await self._pg_connection.execute(
                         text("SELECT pg_advisory_unlock(:key)"), {"key": ADVISORY_KEY}
                     )
-                    await self._pg_connection.commit()
+            except Exception:  # a dead connection already took the lock with it
+                log.warning("leader connection lost before releasing leadership")
             finally:
-                await self._pg_connection.close()
-                self._pg_connection = None
-                self._pg_leader = False
+                await self._drop_pg_connection()
+
+    async def _drop_pg_connection(self) -> None:
+        connection, self._pg_connection, self._pg_leader = self._pg_connection, None, False
+        if connection is not None:
+            try:
+                await connection.close()
+            except Exception:  # the server already ended the session
+                log.debug("closing the lost leader connection failed", exc_info=True)
 
 
 async def sync_all(runtime: Runtime, leadership: Leadership) -> int:

@@ -12,20 +12,26 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
-SCORING_VERSION = "skillproof-scoring/1.0"
+SCORING_VERSION = "skillproof-scoring/1.1"
 
-ESSENTIAL_WEIGHT = 2.0
+# Essentials dominate: a candidate with verified evidence for every essential skill is strong
+# whatever the optional ones say.
+ESSENTIAL_WEIGHT = 3.0
 OPTIONAL_WEIGHT = 1.0
 COVERED_THRESHOLD = 0.5
+STRONG_MIN = 60  # and no essential gap
+PARTIAL_MIN = 35
 
 # What the issuing body adds to a credential's weight as evidence.
 TIER_BONUS: Mapping[str, float] = {
-    "accredited_institution": 0.15,
-    "professional_body": 0.12,
-    "employer": 0.08,
-    "platform": 0.04,
+    "accredited_institution": 0.10,
+    "professional_body": 0.08,
+    "employer": 0.05,
+    "platform": 0.02,
     "unknown": 0.0,
 }
+# A verified credential is already good evidence; assessment, issuer, workload and level add to it.
+BASE_STRENGTH = 0.8
 
 
 class Band(StrEnum):
@@ -84,9 +90,9 @@ class Evidence:
 
     def strength(self) -> float:
         """How much this evidence alone establishes the skill, in [0, 1]."""
-        weight = 0.6
+        weight = BASE_STRENGTH
         if self.assessed:
-            weight += 0.15
+            weight += 0.1
         weight += TIER_BONUS.get(self.issuer_tier, 0.0)
         if (self.ects or 0) >= 1 or (self.hours or 0) >= 10:
             weight += 0.05
@@ -246,9 +252,9 @@ def _best_uses(
 def _band(value: int, *, gaps: tuple[str, ...], credentials: CredentialTally) -> Band:
     if credentials.verified == 0:
         return Band.INSUFFICIENT_EVIDENCE
-    if value >= 70 and not gaps:
+    if value >= STRONG_MIN and not gaps:
         return Band.STRONG
-    if value >= 40:
+    if value >= PARTIAL_MIN:
         return Band.PARTIAL
     return Band.WEAK
 

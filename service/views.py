@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 from service.errors import NotFound
@@ -87,7 +88,9 @@ async def application_detail(
                 if verification
                 else None,
                 "checks": verification.checks if verification else [],
-                "name": _credential_name(verification.result) if verification else None,
+                "name": _credential_name(
+                    verification.result if verification else {}, raw.content, raw.media_type
+                ),
             }
         )
     return {
@@ -120,11 +123,24 @@ async def application_detail(
     }
 
 
-def _credential_name(result: dict[str, Any]) -> str | None:
+def _credential_name(result: dict[str, Any], content: bytes, media_type: str) -> str | None:
+    """A label for people. For a credential that failed verification it is read from the
+    unverified document, shown as what the credential claims to be, and never scored."""
     achievements = result.get("achievements") or []
     if achievements:
         return str(achievements[0].get("name"))
-    return None
+    if media_type != "application/json":
+        return None
+    try:
+        document = json.loads(content)
+        subject = document.get("credentialSubject") or {}
+        if isinstance(subject, list):
+            subject = subject[0] if subject else {}
+        achievement = subject.get("achievement") or {}
+        name = achievement.get("name") or document.get("name")
+    except (ValueError, AttributeError, TypeError):
+        return None
+    return str(name)[:300] if isinstance(name, str) else None
 
 
 async def match_for_evidence(runtime: Runtime, *, tenant_id: str, match_id: str) -> dict[str, Any]:

@@ -139,8 +139,10 @@ async def db(
     else:
         server, template = postgres_server, pg_template
         if server is None or template is None:
-            pytest.skip("PostgreSQL is not available: install postgresql or set"
-                        " SKILLPROOF_TEST_POSTGRES_URL")
+            pytest.skip(
+                "PostgreSQL is not available: install postgresql or set"
+                " SKILLPROOF_TEST_POSTGRES_URL"
+            )
         name = f"skillproof_{uuid.uuid4().hex[:12]}"
         await _pg_exec(server, f'CREATE DATABASE "{name}" TEMPLATE "{template}"')
         url = _pg_url(server, name)
@@ -186,7 +188,8 @@ def pytest_terminal_summary(
     if _SKIPPED_PG and config.stash.get(_REQUIRE_PG, False):
         terminalreporter.write_line(
             f"FAILED: {len(_SKIPPED_PG)} PostgreSQL tests were skipped but"
-            " SKILLPROOF_REQUIRE_POSTGRES is set", red=True,
+            " SKILLPROOF_REQUIRE_POSTGRES is set",
+            red=True,
         )
 
 

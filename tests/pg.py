@@ -54,8 +54,14 @@ class Cluster:
 
     def stop(self) -> None:
         try:
-            self._run(str(self.bin_dir / "pg_ctl"), "-D", str(self.root / "data"), "-m",
-                      "immediate", "stop")
+            self._run(
+                str(self.bin_dir / "pg_ctl"),
+                "-D",
+                str(self.root / "data"),
+                "-m",
+                "immediate",
+                "stop",
+            )
         finally:
             shutil.rmtree(self.root, ignore_errors=True)
 
@@ -69,12 +75,31 @@ def start_cluster() -> Cluster:
         shutil.chown(root, user="postgres")
     cluster = Cluster(root=root, port=_free_port(), bin_dir=bin_dir, as_postgres_user=as_postgres)
     data = root / "data"
-    cluster._run(str(bin_dir / "initdb"), "-D", str(data), "-U", "postgres", "-A", "trust",
-                 "--no-sync", "-E", "UTF8")
+    cluster._run(
+        str(bin_dir / "initdb"),
+        "-D",
+        str(data),
+        "-U",
+        "postgres",
+        "-A",
+        "trust",
+        "--no-sync",
+        "-E",
+        "UTF8",
+    )
     options = (
         f"-p {cluster.port} -k {root} -c listen_addresses=127.0.0.1 -c fsync=off"
         " -c synchronous_commit=off -c full_page_writes=off -c max_connections=200"
     )
-    cluster._run(str(bin_dir / "pg_ctl"), "-D", str(data), "-o", options, "-l",
-                 str(root / "log"), "-w", "start")
+    cluster._run(
+        str(bin_dir / "pg_ctl"),
+        "-D",
+        str(data),
+        "-o",
+        options,
+        "-l",
+        str(root / "log"),
+        "-w",
+        "start",
+    )
     return cluster

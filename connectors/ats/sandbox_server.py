@@ -81,6 +81,25 @@ def sandbox_state(app: web.Application) -> SandboxState:
     return app[STATE]
 
 
+MOUNT_PREFIX = web.AppKey("sandbox_mount_prefix", str)
+
+
+def mount(parent: web.Application, prefix: str, sandbox: web.Application) -> None:
+    """Serve the sandbox under `prefix` of another app (the demo's single port)."""
+    sandbox[MOUNT_PREFIX] = prefix.rstrip("/")
+    parent.add_subapp(prefix, sandbox)
+
+
+def _local(request: web.Request, path: str) -> str:
+    prefix = request.app.get(MOUNT_PREFIX, "")
+    return path[len(prefix):] if prefix and path.startswith(prefix + "/") else path
+
+
+def local_path(request: web.Request) -> str:
+    """The request path as the sandbox API defines it, wherever the sandbox is mounted."""
+    return _local(request, request.path)
+
+
 def create_sandbox_app(
     *,
     api_keys: Collection[str],
@@ -144,7 +163,7 @@ def _api_key(request: web.Request) -> str | None:
 
 @web.middleware
 async def _authenticate(request: web.Request, handler: Handler) -> web.StreamResponse:
-    if not request.path.startswith("/v1/"):
+    if not local_path(request).startswith("/v1/"):
         return await handler(request)
     key = _api_key(request)
     known = request.app[_SETTINGS].api_keys
@@ -186,7 +205,7 @@ async def _limit_rate(request: web.Request, handler: Handler) -> web.StreamRespo
 
 @web.middleware
 async def _record_pushes(request: web.Request, handler: Handler) -> web.StreamResponse:
-    if request.method not in WRITE_METHODS or not request.path.startswith("/v1/"):
+    if request.method not in WRITE_METHODS or not local_path(request).startswith("/v1/"):
         return await handler(request)
     state = request.app[STATE]
     raw = await request.read()
@@ -197,7 +216,7 @@ async def _record_pushes(request: web.Request, handler: Handler) -> web.StreamRe
     headers = {k: v for k, v in request.headers.items() if k.lower() not in _UNRECORDED_HEADERS}
     # Recorded before handling, so a push whose answer never arrives is still listed.
     record = state.record_push(
-        method=request.method, path=request.path_qs, headers=headers, body=body, outcome="pending"
+        method=request.method, path=_local(request, request.path_qs), headers=headers, body=body, outcome="pending"
     )
     request[_PUSH] = record
     try:
@@ -221,7 +240,7 @@ async def _record_pushes(request: web.Request, handler: Handler) -> web.StreamRe
 @web.middleware
 async def _inject_faults(request: web.Request, handler: Handler) -> web.StreamResponse:
     resource = request.match_info.route.resource
-    route = f"{request.method} {resource.canonical if resource else request.path}"
+    route = f"{request.method} {_local(request, resource.canonical if resource else request.path)}"
     plan = request.app[FAULTS]
     fault = plan.take(route)
     if fault is None:
@@ -240,7 +259,7 @@ async def _json_errors(request: web.Request, handler: Handler) -> web.StreamResp
     except web.HTTPException as exc:
         if exc.status < 400 or exc.content_type == "application/json":
             raise
-        if not request.path.startswith("/v1/"):
+        if not local_path(request).startswith("/v1/"):
             raise
         return _error(exc.status, exc.reason)
 

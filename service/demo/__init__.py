@@ -13,13 +13,13 @@ import hashlib
 import json
 import sys
 import tempfile
-from datetime import UTC, datetime
 from collections.abc import AsyncIterator
+from datetime import UTC, datetime
 from typing import Any
 
 from aiohttp import web
 
-from connectors.ats.sandbox_server import create_sandbox_app, sandbox_state
+from connectors.ats.sandbox_server import create_sandbox_app, mount, sandbox_state
 from connectors.ats.sandbox_state import SandboxState
 from service.demo.issuer import IssuerSite
 from service.demo.seed import ISSUER_PREFIX, DemoSeed, ensure_contexts, seed
@@ -37,9 +37,12 @@ def sandbox_api_key(settings: Settings) -> str:
     return "sbx_" + hashlib.sha256(f"sandbox-ats/{secret}".encode()).hexdigest()[:32]
 
 
-def sandbox_app_from_settings(settings: Settings, state: SandboxState | None = None) -> web.Application:
+def sandbox_app_from_settings(
+    settings: Settings, state: SandboxState | None = None
+) -> web.Application:
     return create_sandbox_app(
-        api_keys=[sandbox_api_key(settings)], state=state,
+        api_keys=[sandbox_api_key(settings)],
+        state=state,
         snapshot_path=settings.data_dir / "sandbox-ats.json" if state is None else None,
     )
 
@@ -75,7 +78,7 @@ async def run_once(settings: Settings, *, database_url: str) -> dict[str, Any]:
     state = SandboxState()
     site = IssuerSite()
     host = web.Application()
-    host.add_subapp(SANDBOX_PREFIX, sandbox_app_from_settings(settings, state))
+    mount(host, SANDBOX_PREFIX, sandbox_app_from_settings(settings, state))
     host.add_subapp(ISSUER_PREFIX, site.app())
     runner = web.AppRunner(host, access_log=None)
     await runner.setup()
@@ -87,10 +90,12 @@ async def run_once(settings: Settings, *, database_url: str) -> dict[str, Any]:
         demo_settings = _demo_settings(settings, base_url=base_url, database_url=database_url)
         async with open_runtime(demo_settings) as runtime:
             now = datetime.now(UTC)
-            seeded = await seed(runtime, state, site, sandbox_key=sandbox_api_key(settings),
-                                now=now)
-            sync = await sync_connection(runtime, tenant_id=seeded.tenant_id,
-                                         connection_id=seeded.connection_id, now=now)
+            seeded = await seed(
+                runtime, state, site, sandbox_key=sandbox_api_key(settings), now=now
+            )
+            sync = await sync_connection(
+                runtime, tenant_id=seeded.tenant_id, connection_id=seeded.connection_id, now=now
+            )
             while (await drain(runtime, owner="demo")).claimed:
                 pass
             return await _report(runtime, seeded, state, sync_status=sync.status)
@@ -98,8 +103,9 @@ async def run_once(settings: Settings, *, database_url: str) -> dict[str, Any]:
         await runner.cleanup()
 
 
-async def _report(runtime: Any, seeded: DemoSeed, state: SandboxState, *,
-                  sync_status: str) -> dict[str, Any]:
+async def _report(
+    runtime: Any, seeded: DemoSeed, state: SandboxState, *, sync_status: str
+) -> dict[str, Any]:
     pushed_refs = {
         record.path.split("/")[3]
         for record in state.pushes
@@ -107,20 +113,26 @@ async def _report(runtime: Any, seeded: DemoSeed, state: SandboxState, *,
     }
     applications = []
     for item in await application_list(runtime, tenant_id=seeded.tenant_id):
-        detail = await application_detail(runtime, tenant_id=seeded.tenant_id,
-                                          application_id=item["id"])
-        applications.append({
-            "candidate": item["candidate"],
-            "role": item["job"],
-            "score": item["score"],
-            "band": item["band"],
-            "credentials": [
-                {"name": c["name"] or c["media_type"], "verdict": c["verdict"],
-                 "failed_checks": [k["id"] for k in c["checks"] if k["outcome"] == "fail"]}
-                for c in detail["credentials"]
-            ],
-            "pushed": str(item["external_ref"]) in pushed_refs,
-        })
+        detail = await application_detail(
+            runtime, tenant_id=seeded.tenant_id, application_id=item["id"]
+        )
+        applications.append(
+            {
+                "candidate": item["candidate"],
+                "role": item["job"],
+                "score": item["score"],
+                "band": item["band"],
+                "credentials": [
+                    {
+                        "name": c["name"] or c["media_type"],
+                        "verdict": c["verdict"],
+                        "failed_checks": [k["id"] for k in c["checks"] if k["outcome"] == "fail"],
+                    }
+                    for c in detail["credentials"]
+                ],
+                "pushed": str(item["external_ref"]) in pushed_refs,
+            }
+        )
     return {"sync": sync_status, "applications": applications}
 
 
@@ -132,12 +144,17 @@ def _status(outcome: str) -> int:
 
 
 def render_table(report: dict[str, Any]) -> str:
-    lines = [f"{'Candidate':<22} {'Role':<18} {'Score':>5}  {'Band':<22} {'Verified':>8}  "
-             f"{'Rejected':<40} Pushed"]
+    lines = [
+        f"{'Candidate':<22} {'Role':<18} {'Score':>5}  {'Band':<22} {'Verified':>8}  "
+        f"{'Rejected':<40} Pushed"
+    ]
     for app in report["applications"]:
         verified = sum(1 for c in app["credentials"] if c["verdict"] == "verified")
-        rejected = [f"{c['name']} ({', '.join(c['failed_checks']) or c['verdict']})"
-                    for c in app["credentials"] if c["verdict"] != "verified"]
+        rejected = [
+            f"{c['name']} ({', '.join(c['failed_checks']) or c['verdict']})"
+            for c in app["credentials"]
+            if c["verdict"] != "verified"
+        ]
         lines.append(
             f"{app['candidate']:<22} {app['role']:<18} {app['score']!s:>5}  {app['band']!s:<22} "
             f"{verified:>3}/{len(app['credentials']):<4}  {'; '.join(rejected) or '-':<40} "
@@ -151,8 +168,9 @@ def serve(settings: Settings) -> None:
     from service.app import create_app
     from service.web.keys import RUNTIME
 
-    demo_settings = _demo_settings(settings, base_url=settings.base_url,
-                                   database_url=settings.database_url)
+    demo_settings = _demo_settings(
+        settings, base_url=settings.base_url, database_url=settings.database_url
+    )
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     sandbox = sandbox_app_from_settings(demo_settings)
     site = IssuerSite()
@@ -160,8 +178,13 @@ def serve(settings: Settings) -> None:
     app.add_subapp(ISSUER_PREFIX, site.app())
 
     async def seed_ctx(app: web.Application) -> AsyncIterator[None]:
-        seeded = await seed(app[RUNTIME], sandbox_state(sandbox), site,
-                            sandbox_key=sandbox_api_key(settings), now=datetime.now(UTC))
+        seeded = await seed(
+            app[RUNTIME],
+            sandbox_state(sandbox),
+            site,
+            sandbox_key=sandbox_api_key(settings),
+            now=datetime.now(UTC),
+        )
         print(_banner(demo_settings, seeded), flush=True)
         yield
 
@@ -172,18 +195,27 @@ def serve(settings: Settings) -> None:
 
 def _banner(settings: Settings, seeded: DemoSeed) -> str:
     base = settings.base_url.rstrip("/")
-    return "\n".join([
-        "",
-        "Skillproof demo is running.",
-        f"  Dashboard:        {base}/   (sign in with the API key below)",
-        f"  API key:          {seeded.api_key}",
-        f"  Sandbox ATS:      {base}{SANDBOX_PREFIX}   (every push Skillproof made)",
-        f"  Health:           {base}/healthz",
-        f"  Metrics:          {base}/metrics",
-        f"  API example:      curl -H 'Authorization: Bearer {seeded.api_key}' {base}/api/v1/applications",
-        "",
-    ])
+    return "\n".join(
+        [
+            "",
+            "Skillproof demo is running.",
+            f"  Dashboard:        {base}/   (sign in with the API key below)",
+            f"  API key:          {seeded.api_key}",
+            f"  Sandbox ATS:      {base}{SANDBOX_PREFIX}   (every push Skillproof made)",
+            f"  Health:           {base}/healthz",
+            f"  Metrics:          {base}/metrics",
+            f"  API example:      curl -H 'Authorization: Bearer {seeded.api_key}'"
+            f" {base}/api/v1/applications",
+            "",
+        ]
+    )
 
 
-__all__ = ["main", "render_table", "run_once", "sandbox_api_key", "sandbox_app_from_settings",
-           "serve"]
+__all__ = [
+    "main",
+    "render_table",
+    "run_once",
+    "sandbox_api_key",
+    "sandbox_app_from_settings",
+    "serve",
+]

@@ -36,26 +36,21 @@ class DemoIssuer:
 
     @property
     def verification_method(self) -> str:
-        multikey = self.did.removeprefix("did:key:")
-        return f"{self.did}#{multikey}"
+        return issuing.did_key_method(self.did)
 
 
 def demo_issuers(secret: str) -> dict[str, DemoIssuer]:
     """Deterministic keys, so a restarted demo keeps the same issuer DIDs."""
     issuers = {}
-    for key, name in (("northbridge", "Northbridge Institute of Technology"),
-                      ("cloudskills", "Cloud Skills Academy")):
+    for key, name in (
+        ("northbridge", "Northbridge Institute of Technology"),
+        ("cloudskills", "Cloud Skills Academy"),
+    ):
         seed = hashlib.sha256(f"skillproof-demo-issuer/{key}/{secret}".encode()).digest()
         issuers[key] = DemoIssuer(
             key=key, name=name, private_key=Ed25519PrivateKey.from_private_bytes(seed)
         )
     return issuers
-
-
-def _identity(email: str, salt: str) -> dict[str, Any]:
-    digest = hashlib.sha256((email + salt).encode()).hexdigest()
-    return {"type": "IdentityObject", "identityHash": f"sha256${digest}",
-            "identityType": "emailAddress", "hashed": True, "salt": salt}
 
 
 def _achievement(achievement: DemoAchievement, labels: dict[str, str]) -> dict[str, Any]:
@@ -70,9 +65,13 @@ def _achievement(achievement: DemoAchievement, labels: dict[str, str]) -> dict[s
     }
     if achievement.skills:
         body["alignment"] = [
-            {"type": ["Alignment"], "targetName": labels.get(skill, skill),
-             "targetUrl": STARTER_BASE + skill.removeprefix("sp:"), "targetCode": skill,
-             "targetFramework": "Skillproof starter taxonomy"}
+            {
+                "type": ["Alignment"],
+                "targetName": labels.get(skill, skill),
+                "targetUrl": STARTER_BASE + skill.removeprefix("sp:"),
+                "targetCode": skill,
+                "targetFramework": "Skillproof starter taxonomy",
+            }
             for skill in achievement.skills
         ]
     if achievement.tags:
@@ -104,37 +103,45 @@ def issue(
         "validFrom": valid_from.strftime("%Y-%m-%dT%H:%M:%SZ"),
         "credentialSubject": {
             "type": ["AchievementSubject"],
-            "identifier": [_identity(subject_email, salt)],
+            "identifier": [issuing.hashed_email_identifier(subject_email, salt)],
             "achievement": _achievement(credential.achievement, labels),
         },
-        "credentialStatus": {
-            "id": f"{status_url}#{status_index}",
-            "type": "BitstringStatusListEntry",
-            "statusPurpose": "revocation",
-            "statusListIndex": str(status_index),
-            "statusListCredential": status_url,
-        },
+        "credentialStatus": issuing.status_entry(status_url, status_index),
     }
     if credential.defect == "expired":
         document["validUntil"] = (now - timedelta(days=10)).strftime("%Y-%m-%dT%H:%M:%SZ")
     signed = issuing.sign_eddsa_rdfc_2022(
-        document, private_key=issuer.private_key,
-        verification_method=issuer.verification_method, created=valid_from, contexts=contexts,
+        document,
+        private_key=issuer.private_key,
+        verification_method=issuer.verification_method,
+        created=valid_from,
+        loader=contexts,
     )
     if credential.defect == "tampered":
         # Altered after signing: the proof no longer covers what the document says.
-        signed["credentialSubject"]["achievement"]["name"] = "Advanced " + credential.achievement.name
+        signed["credentialSubject"]["achievement"]["name"] = (
+            "Advanced " + credential.achievement.name
+        )
     return json.dumps(signed, indent=2).encode()
 
 
 def status_list_credential(
-    *, issuer: DemoIssuer, status_url: str, revoked: set[int], now: datetime,
+    *,
+    issuer: DemoIssuer,
+    status_url: str,
+    revoked: set[int],
+    now: datetime,
     contexts: ContextStore,
 ) -> dict[str, Any]:
     return issuing.make_status_list_credential(
-        list_url=status_url, issuer_did=issuer.did, private_key=issuer.private_key,
-        verification_method=issuer.verification_method, revoked_indexes=sorted(revoked),
-        length=STATUS_LIST_LENGTH, valid_from=now - timedelta(days=365), contexts=contexts,
+        url=status_url,
+        issuer=issuer.did,
+        private_key=issuer.private_key,
+        verification_method=issuer.verification_method,
+        revoked_indexes=sorted(revoked),
+        length=STATUS_LIST_LENGTH,
+        created=now - timedelta(days=365),
+        loader=contexts,
     )
 
 
@@ -153,8 +160,11 @@ class IssuerSite:
         async def status_list(request: web.Request) -> web.Response:
             if self.document is None:
                 raise web.HTTPServiceUnavailable(text="the demo issuer is starting")
-            return web.Response(body=self.document, content_type="application/json",
-                                headers={"Cache-Control": "max-age=60"})
+            return web.Response(
+                body=self.document,
+                content_type="application/json",
+                headers={"Cache-Control": "max-age=60"},
+            )
 
         app.router.add_get("/status/1", status_list)
         return app

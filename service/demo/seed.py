@@ -79,54 +79,99 @@ async def seed(
             seeds = []
             for credential in person.credentials:
                 index += 1
-                seeds.append(CredentialSeed(
-                    media_type="application/json",
-                    content=issue(credential, issuer=issuers[credential.issuer],
-                                  email=person.email, now=now, status_url=status_url,
-                                  status_index=index, labels=labels, contexts=contexts),
-                    filename=f"{credential.achievement.name}.json",
-                ))
-            candidate = state.add_candidate(first_name=person.first_name,
-                                            last_name=person.last_name,
-                                            verified_emails=[person.email])
-            state.add_application(candidate_id=candidate.id, job_id=jobs[person.role].id,
-                                  credentials=seeds)
-    site.publish(status_list_credential(issuer=issuers["northbridge"], status_url=status_url,
-                                        revoked=revoked, now=now, contexts=contexts))
+                seeds.append(
+                    CredentialSeed(
+                        media_type="application/json",
+                        content=issue(
+                            credential,
+                            issuer=issuers[credential.issuer],
+                            email=person.email,
+                            now=now,
+                            status_url=status_url,
+                            status_index=index,
+                            labels=labels,
+                            contexts=contexts,
+                        ),
+                        filename=f"{credential.achievement.name}.json",
+                    )
+                )
+            candidate = state.add_candidate(
+                first_name=person.first_name,
+                last_name=person.last_name,
+                verified_emails=[person.email],
+            )
+            state.add_application(
+                candidate_id=candidate.id, job_id=jobs[person.role].id, credentials=seeds
+            )
+    site.publish(
+        status_list_credential(
+            issuer=issuers["northbridge"],
+            status_url=status_url,
+            revoked=revoked,
+            now=now,
+            contexts=contexts,
+        )
+    )
 
     async with unit_of_work(runtime.sessions) as session:
         tenant = await tenancy.tenant_by_slug(session, DEMO_SLUG)
         if tenant is None:
             tenant = await tenancy.add_tenant(session, slug=DEMO_SLUG, name="Demo Employer Ltd")
-            await tenancy.add_user(session, tenant_id=tenant.id, email="admin@demo.example",
-                                   name="Demo admin", role="admin")
-            for issuer, tier in ((issuers["northbridge"], "accredited_institution"),
-                                 (issuers["cloudskills"], "platform")):
-                await tenancy.add_trusted_issuer(session, tenant_id=tenant.id,
-                                                 issuer_id=issuer.did, name=issuer.name, tier=tier)
+            await tenancy.add_user(
+                session,
+                tenant_id=tenant.id,
+                email="admin@demo.example",
+                name="Demo admin",
+                role="admin",
+            )
+            for issuer, tier in (
+                (issuers["northbridge"], "accredited_institution"),
+                (issuers["cloudskills"], "platform"),
+            ):
+                await tenancy.add_trusted_issuer(
+                    session, tenant_id=tenant.id, issuer_id=issuer.did, name=issuer.name, tier=tier
+                )
         key = apikeys.generate(pepper=secret)
-        await tenancy.add_api_key(session, tenant_id=tenant.id, name="demo session",
-                                  prefix=key.prefix, key_hash=key.key_hash, role="admin")
+        await tenancy.add_api_key(
+            session,
+            tenant_id=tenant.id,
+            name="demo session",
+            prefix=key.prefix,
+            key_hash=key.key_hash,
+            role="admin",
+        )
         connection = await _sandbox_connection(runtime, session, tenant.id, sandbox_key)
         for role, job in zip(ROLES, sorted(state.jobs.values(), key=lambda j: j.id), strict=True):
-            row = await app_repo.upsert_job(session, tenant_id=tenant.id,
-                                            connection_id=connection.id,
-                                            external_ref=str(job.id), title=job.name)
+            row = await app_repo.upsert_job(
+                session,
+                tenant_id=tenant.id,
+                connection_id=connection.id,
+                external_ref=str(job.id),
+                title=job.name,
+            )
             if await profile_repo.profile_for_job(session, tenant_id=tenant.id, job_id=row.id):
                 continue
             template = taxonomy.role_template(role.template_id)
             if template is None:
                 raise RuntimeError(f"starter taxonomy has no role template {role.template_id}")
-            profile = await profile_repo.create_profile(session, tenant_id=tenant.id,
-                                                        name=role.title, job_id=row.id)
+            profile = await profile_repo.create_profile(
+                session, tenant_id=tenant.id, name=role.title, job_id=row.id
+            )
             await profile_repo.add_version(
-                session, profile=profile, taxonomy=taxonomy.name,
-                taxonomy_version=taxonomy.version, created_by="demo",
+                session,
+                profile=profile,
+                taxonomy=taxonomy.name,
+                taxonomy_version=taxonomy.version,
+                created_by="demo",
                 note=f"drafted from {template.title}",
-                requirements=[RequirementInput(concept_id=c, label=labels[c], importance="essential")
-                              for c in template.essential]
-                + [RequirementInput(concept_id=c, label=labels[c], importance="optional")
-                   for c in template.optional],
+                requirements=[
+                    RequirementInput(concept_id=c, label=labels[c], importance="essential")
+                    for c in template.essential
+                ]
+                + [
+                    RequirementInput(concept_id=c, label=labels[c], importance="optional")
+                    for c in template.optional
+                ],
             )
         return DemoSeed(tenant_id=tenant.id, connection_id=connection.id, api_key=key.token)
 
@@ -153,8 +198,9 @@ async def _sandbox_connection(
             existing.base_url = base_url
             session.add(existing)
             return existing
-    connection = Connection(tenant_id=tenant_id, kind="ats", provider="sandbox",
-                            name="Sandbox ATS", base_url=base_url)
+    connection = Connection(
+        tenant_id=tenant_id, kind="ats", provider="sandbox", name="Sandbox ATS", base_url=base_url
+    )
     session.add(connection)
     await session.flush()
     connection.secret_ciphertext, connection.secret_key_id = runtime.secrets.seal(

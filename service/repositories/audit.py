@@ -7,6 +7,7 @@ import json
 from datetime import datetime
 from typing import Any
 
+from sqlalchemy import text
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
@@ -45,6 +46,14 @@ async def append(
     details: dict[str, Any],
     at: datetime,
 ) -> AuditEvent:
+    if session.bind is not None and session.bind.dialect.name == "postgresql":
+        # Two transactions appending for one tenant would both read seq N and write N + 1; a
+        # transaction-scoped lock per tenant makes them take turns (SQLite's BEGIN IMMEDIATE
+        # already serialises writers).
+        await (await session.connection()).execute(
+            text("SELECT pg_advisory_xact_lock(hashtextextended(:key, 0))"),
+            {"key": f"skillproof-audit:{tenant_id}"},
+        )
     last = (
         await session.exec(
             select(AuditEvent)

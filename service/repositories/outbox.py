@@ -77,6 +77,19 @@ async def get_for_owner(
     ).first()
 
 
+async def renew_lease(
+    session: AsyncSession, *, message_id: str, owner: str, now: datetime, lease: timedelta
+) -> bool:
+    """Extend `owner`'s unexpired lease on a message; False when it was lost (hands off)."""
+    message = await get_for_owner(session, message_id=message_id, owner=owner)
+    if message is None or message.lease_until is None or message.lease_until < now:
+        return False
+    message.lease_until = now + lease
+    session.add(message)
+    await session.flush()
+    return True
+
+
 async def add_attempt(session: AsyncSession, attempt: DeliveryAttempt) -> None:
     session.add(attempt)
     await session.flush()

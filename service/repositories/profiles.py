@@ -8,6 +8,11 @@ from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from service.models import Requirement, RoleProfile, RoleProfileVersion
+from service.scoring import ESSENTIAL_WEIGHT, OPTIONAL_WEIGHT
+
+
+def default_weight(importance: str) -> float:
+    return ESSENTIAL_WEIGHT if importance == "essential" else OPTIONAL_WEIGHT
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)

@@ -34,6 +34,8 @@ class CheckId(StrEnum):
     STATUS = "status"
     HOLDER = "holder"
     ISSUER_TRUST = "issuer_trust"
+    # CLR 2.0: the credentials nested inside, each verified on its own.
+    NESTED = "nested"
 
 
 class IssuerTier(StrEnum):

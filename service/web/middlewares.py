@@ -35,10 +35,15 @@ async def request_context(request: web.Request, handler: Handler) -> web.StreamR
     started = time.perf_counter()
     route = _route_name(request)
     with bind(request_id=request_id, method=request.method, route=route):
+        passthrough: web.HTTPException | None = None
         try:
             response = await handler(request)
         except web.HTTPException as exc:
-            response = exc if exc.status < 400 else _http_problem(exc)
+            if exc.status < 400:  # redirects travel as exceptions and must stay raised
+                passthrough = exc
+                response = exc
+            else:
+                response = _http_problem(exc)
         except ServiceError as exc:
             response = problem(exc.status, exc.title, exc.detail, request_id=request_id)
         except Exception:
@@ -56,6 +61,8 @@ async def request_context(request: web.Request, handler: Handler) -> web.StreamR
             metrics.latency.labels(route).observe(elapsed)
         response.headers["X-Request-Id"] = request_id
         log.info("%s %s -> %d in %.1f ms", request.method, route, response.status, elapsed * 1000)
+        if passthrough is not None:
+            raise passthrough
         return response
 
 

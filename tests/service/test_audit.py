@@ -16,9 +16,16 @@ async def test_chain_detects_tampering(db: Database) -> None:
     async with unit_of_work(db.sessions) as session:
         tenant = await tenancy.add_tenant(session, slug="acme", name="Acme")
         for n in range(3):
-            await audit.append(session, tenant_id=tenant.id, actor="system", action="score",
-                               object_type="application", object_id=f"a{n}",
-                               details={"score": n}, at=at)
+            await audit.append(
+                session,
+                tenant_id=tenant.id,
+                actor="system",
+                action="score",
+                object_type="application",
+                object_id=f"a{n}",
+                details={"score": n},
+                at=at,
+            )
     async with db.sessions() as session:
         assert await audit.verify_chain(session, tenant_id=tenant.id)
     async with unit_of_work(db.sessions) as session:

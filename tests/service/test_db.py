@@ -17,11 +17,14 @@ from tests.conftest import Database
 async def test_unit_of_work_commits_and_rolls_back(db: Database) -> None:
     async with unit_of_work(db.sessions) as session:
         session.add(Tenant(slug="acme", name="Acme"))
-    with pytest.raises(RuntimeError):
+    async def failing_unit() -> None:
         async with unit_of_work(db.sessions) as session:
             session.add(Tenant(slug="globex", name="Globex"))
             await session.flush()
             raise RuntimeError("boom")
+
+    with pytest.raises(RuntimeError):
+        await failing_unit()
     async with db.sessions() as session:
         slugs = (await session.exec(select(Tenant.slug))).all()
     assert slugs == ["acme"], "a failed unit of work must leave nothing behind"

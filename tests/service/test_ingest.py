@@ -14,7 +14,9 @@ LIMIT = 1000
 
 
 def test_json_credential_is_kept_byte_for_byte() -> None:
-    body = b'{"@context": ["https://www.w3.org/ns/credentials/v2"], "type": ["VerifiableCredential"]}'
+    body = (
+        b'{"@context": ["https://www.w3.org/ns/credentials/v2"], "type": ["VerifiableCredential"]}'
+    )
     submission = recognise(body, declared="application/json", max_bytes=LIMIT)
     assert submission.media_type == "application/json"
     assert submission.content == body
@@ -27,16 +29,22 @@ def test_compact_jwt_is_recognised() -> None:
 
 
 def test_url_submission() -> None:
-    submission = recognise(b'{"url": "https://badges.example/a/1"}', declared="application/json",
-                           max_bytes=LIMIT)
+    submission = recognise(
+        b'{"url": "https://badges.example/a/1"}', declared="application/json", max_bytes=LIMIT
+    )
     assert submission.url == "https://badges.example/a/1"
 
 
 def test_png_and_svg() -> None:
     assert recognise(b"\x89PNG\r\n\x1a\n...", declared=None, max_bytes=LIMIT).media_type == (
-        "image/png")
-    assert recognise(b"<svg xmlns='http://www.w3.org/2000/svg'/>", declared=None,
-                     max_bytes=LIMIT).media_type == "image/svg+xml"
+        "image/png"
+    )
+    assert (
+        recognise(
+            b"<svg xmlns='http://www.w3.org/2000/svg'/>", declared=None, max_bytes=LIMIT
+        ).media_type
+        == "image/svg+xml"
+    )
 
 
 @pytest.mark.parametrize(

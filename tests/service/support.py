@@ -1,0 +1,93 @@
+"""Builders shared by service tests: settings, a seeded tenant, an app client."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from service.db import unit_of_work
+from service.repositories import applications as app_repo
+from service.repositories import tenancy
+from service.runtime import Runtime
+from service.security import apikeys
+from service.settings import Settings
+
+SECRET = "test-secret-key-" + "s" * 32
+
+
+def make_settings(database_url: str, tmp_path: Path, **overrides: object) -> Settings:
+    values: dict[str, object] = {
+        "env": "development",
+        "database_url": database_url,
+        "secret_key": SECRET,
+        "contexts_dir": tmp_path / "contexts",
+        "data_dir": tmp_path / "var",
+        "base_url": "http://skillproof.test",
+    }
+    values.update(overrides)
+    return Settings(**values)  # type: ignore[arg-type]
+
+
+@dataclass(frozen=True, kw_only=True)
+class SeededTenant:
+    tenant_id: str
+    api_key: str
+    application_id: str
+    candidate_id: str
+    job_id: str
+
+
+async def seed_tenant(
+    runtime: Runtime, slug: str, *, email: str = "ada@example.com"
+) -> SeededTenant:
+    async with unit_of_work(runtime.sessions) as session:
+        tenant = await tenancy.add_tenant(session, slug=slug, name=slug.title())
+        key = apikeys.generate(pepper=runtime.settings.secret_key.get_secret_value())
+        await tenancy.add_api_key(
+            session,
+            tenant_id=tenant.id,
+            name="test",
+            prefix=key.prefix,
+            key_hash=key.key_hash,
+            role="admin",
+        )
+        candidate = await app_repo.upsert_candidate(
+            session,
+            tenant_id=tenant.id,
+            connection_id=None,
+            external_ref=None,
+            display_name="Ada Lovelace",
+        )
+        await app_repo.set_identifier(
+            session,
+            tenant_id=tenant.id,
+            candidate_id=candidate.id,
+            kind="email",
+            value=email,
+            verified=True,
+            source="test",
+        )
+        job = await app_repo.upsert_job(
+            session,
+            tenant_id=tenant.id,
+            connection_id=None,
+            external_ref=None,
+            title="Data Analyst",
+        )
+        application = await app_repo.upsert_application(
+            session,
+            tenant_id=tenant.id,
+            connection_id=None,
+            external_ref=None,
+            candidate_id=candidate.id,
+            job_id=job.id,
+            status="active",
+            remote_updated_at=None,
+        )
+    return SeededTenant(
+        tenant_id=tenant.id,
+        api_key=key.token,
+        application_id=application.id,
+        candidate_id=candidate.id,
+        job_id=job.id,
+    )

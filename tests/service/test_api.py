@@ -1,0 +1,143 @@
+"""The HTTP API: authentication, tenant isolation and clear refusals that store nothing."""
+
+from __future__ import annotations
+
+import io
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+from aiohttp import web
+from aiohttp.test_utils import TestClient
+from sqlmodel import func, select
+
+from service.app import create_app
+from service.models import AuditEvent, RawCredential
+from service.runtime import Runtime, open_runtime
+from tests.conftest import Database
+from tests.service.support import SeededTenant, make_settings, seed_tenant
+
+PROBLEM = "application/problem+json"
+
+
+@dataclass
+class Api:
+    client: TestClient[web.Request, web.Application]
+    runtime: Runtime
+    acme: SeededTenant
+    globex: SeededTenant
+
+    def auth(self, tenant: SeededTenant) -> dict[str, str]:
+        return {"Authorization": f"Bearer {tenant.api_key}"}
+
+
+@pytest.fixture
+async def api(db: Database, tmp_path: Path, aiohttp_client: object) -> AsyncIterator[Api]:
+    settings = make_settings(db.url, tmp_path, max_credential_bytes=200_000)
+    async with open_runtime(settings) as runtime:
+        acme = await seed_tenant(runtime, "acme")
+        globex = await seed_tenant(runtime, "globex")
+        client = await aiohttp_client(create_app(settings, runtime=runtime))  # type: ignore[operator]
+        yield Api(client=client, runtime=runtime, acme=acme, globex=globex)
+
+
+async def _stored(runtime: Runtime) -> int:
+    async with runtime.sessions() as session:
+        return (await session.exec(select(func.count()).select_from(RawCredential))).one()
+
+
+async def test_healthz_reports_the_database(api: Api) -> None:
+    response = await api.client.get("/healthz")
+    assert response.status == 200
+    assert (await response.json())["status"] == "ok"
+
+
+async def test_metrics_are_exposed(api: Api) -> None:
+    await api.client.get("/healthz")
+    body = await (await api.client.get("/metrics")).text()
+    assert "skillproof_http_requests_total" in body
+
+
+async def test_api_requires_a_valid_key(api: Api) -> None:
+    response = await api.client.get("/api/v1/applications")
+    assert response.status == 401
+    assert response.content_type == PROBLEM
+    response = await api.client.get(
+        "/api/v1/applications", headers={"Authorization": "Bearer sp_not-a-real-key-at-all"}
+    )
+    assert response.status == 401
+
+
+async def test_another_tenants_application_is_not_found(api: Api) -> None:
+    mine = await api.client.get(
+        f"/api/v1/applications/{api.acme.application_id}", headers=api.auth(api.acme)
+    )
+    assert mine.status == 200
+    theirs = await api.client.get(
+        f"/api/v1/applications/{api.globex.application_id}", headers=api.auth(api.acme)
+    )
+    assert theirs.status == 404, "another tenant's object must look exactly like a missing one"
+    posted = await api.client.post(
+        f"/api/v1/applications/{api.globex.application_id}/credentials",
+        data=b'{"@context": ["https://www.w3.org/ns/credentials/v2"]}',
+        headers={**api.auth(api.acme), "Content-Type": "application/json"},
+    )
+    assert posted.status == 404
+    assert await _stored(api.runtime) == 0
+    listing = await (
+        await api.client.get("/api/v1/applications", headers=api.auth(api.acme))
+    ).json()
+    assert [a["id"] for a in listing["applications"]] == [api.acme.application_id]
+
+
+@pytest.mark.parametrize(
+    ("body", "content_type", "status", "phrase"),
+    [
+        (b"this is not json", "application/json", 400, "not valid JSON"),
+        (b'{"hello": "world"}', "application/json", 415, "@context"),
+        (b"GIF89a....", "application/octet-stream", 415, "unrecognised"),
+        (b'{"url": "http://127.0.0.1:9/badge.json"}', "application/json", 400, "cannot fetch"),
+        (
+            b'{"url": "https://169.254.169.254/latest/meta-data"}',
+            "application/json",
+            400,
+            "cannot fetch",
+        ),
+        (b"x" * 10_000_000, "application/json", 413, "limit"),
+    ],
+    ids=["not-json", "unknown-json", "unknown-format", "loopback-url", "metadata-url", "10MB"],
+)
+async def test_bad_credentials_are_refused_clearly_and_store_nothing(
+    api: Api, body: bytes, content_type: str, status: int, phrase: str
+) -> None:
+    response = await api.client.post(
+        f"/api/v1/applications/{api.acme.application_id}/credentials",
+        data=io.BytesIO(body),
+        headers={**api.auth(api.acme), "Content-Type": content_type},
+    )
+    assert response.status == status, await response.text()
+    assert response.content_type == PROBLEM
+    problem = await response.json()
+    assert phrase in problem["detail"], problem
+    assert await _stored(api.runtime) == 0, "a refused credential must leave nothing behind"
+    async with api.runtime.sessions() as session:
+        events = (await session.exec(select(func.count()).select_from(AuditEvent))).one()
+    assert events == 0
+
+
+async def test_unknown_route_is_a_problem_document(api: Api) -> None:
+    response = await api.client.get("/api/v1/nope", headers=api.auth(api.acme))
+    assert response.status == 404
+    assert response.content_type == PROBLEM
+
+
+async def test_pages_require_sign_in_and_sign_in_works(api: Api) -> None:
+    response = await api.client.get("/", allow_redirects=False)
+    assert response.status == 303
+    assert response.headers["Location"] == "/login"
+    bad = await api.client.post("/login", data={"key": "sp_wrong-key-wrong-key"})
+    assert bad.status == 401
+    good = await api.client.post("/login", data={"key": api.acme.api_key})
+    assert good.status == 200
+    assert "Applications" in await good.text()

@@ -1,0 +1,68 @@
+"""`skillproof map` and `skillproof occupations` on the starter taxonomy (lexical, no model)."""
+
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+
+import pytest
+
+from service.commands import map as map_command
+from service.settings import Environment, Settings
+
+
+def _run(argv: list[str], tmp_path: Path) -> int:
+    parser = argparse.ArgumentParser(prog="skillproof")
+    subparsers = parser.add_subparsers(required=True)
+    map_command.register(subparsers)
+    args = parser.parse_args(argv)
+    settings = Settings(env=Environment.DEVELOPMENT, data_dir=tmp_path)
+    code: int = args.handler(args, settings)
+    return code
+
+
+def test_map_prints_matches_and_attribution(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert _run(["map", "Certified ScrumMaster", "--no-semantic"], tmp_path) == 0
+    out = capsys.readouterr().out
+    assert "sp:skill/scrum" in out
+    assert "Skillproof starter skills taxonomy" in out, "attribution is shown with the data"
+
+
+def test_map_batch_json_lines(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    phrases = tmp_path / "phrases.txt"
+    phrases.write_text(
+        "Python for Everybody\n\nasdfgh\nIntroduction to Data Visualisation with Tableau\n",
+        encoding="utf-8",
+    )
+    assert _run(["map", "--batch", str(phrases), "--json", "--no-semantic"], tmp_path) == 0
+    captured = capsys.readouterr()
+    lines = [json.loads(line) for line in captured.out.splitlines()]
+    assert [line["query"] for line in lines] == [
+        "Python for Everybody",
+        "asdfgh",
+        "Introduction to Data Visualisation with Tableau",
+    ]
+    assert lines[0]["matches"][0]["concept_id"] == "sp:skill/python-programming"
+    assert set(lines[0]["matches"][0]) == {"concept_id", "label", "score", "method"}
+    assert lines[1]["matches"] == [], "abstaining gives an empty list"
+    ids = {m["concept_id"] for m in lines[2]["matches"]}
+    assert {"sp:skill/data-visualisation", "sp:skill/tableau"} <= ids
+    assert "semantic matching is off" in captured.err
+
+
+def test_occupations_ranks_titles_and_drafts_a_profile(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    argv = ["occupations", "Senior Data Analyst", "--json", "--profile", "--no-semantic"]
+    assert _run(argv, tmp_path) == 0
+    [line] = [json.loads(x) for x in capsys.readouterr().out.splitlines()]
+    assert line["matches"][0]["concept_id"] == "sp:occupation/data-analyst"
+    assert ["sp:skill/sql", "SQL"] in line["profile"]["essential"]
+
+
+def test_missing_input_is_a_usage_error(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert _run(["map"], tmp_path) == 2
+    assert "--batch" in capsys.readouterr().err
