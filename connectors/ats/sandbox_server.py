@@ -92,7 +92,7 @@ def mount(parent: web.Application, prefix: str, sandbox: web.Application) -> Non
 
 def _local(request: web.Request, path: str) -> str:
     prefix = request.app.get(MOUNT_PREFIX, "")
-    return path[len(prefix):] if prefix and path.startswith(prefix + "/") else path
+    return path[len(prefix) :] if prefix and path.startswith(prefix + "/") else path
 
 
 def local_path(request: web.Request) -> str:
@@ -216,7 +216,11 @@ async def _record_pushes(request: web.Request, handler: Handler) -> web.StreamRe
     headers = {k: v for k, v in request.headers.items() if k.lower() not in _UNRECORDED_HEADERS}
     # Recorded before handling, so a push whose answer never arrives is still listed.
     record = state.record_push(
-        method=request.method, path=_local(request, request.path_qs), headers=headers, body=body, outcome="pending"
+        method=request.method,
+        path=_local(request, request.path_qs),
+        headers=headers,
+        body=body,
+        outcome="pending",
     )
     request[_PUSH] = record
     try:

@@ -17,6 +17,7 @@ from tests.conftest import Database
 async def test_unit_of_work_commits_and_rolls_back(db: Database) -> None:
     async with unit_of_work(db.sessions) as session:
         session.add(Tenant(slug="acme", name="Acme"))
+
     async def failing_unit() -> None:
         async with unit_of_work(db.sessions) as session:
             session.add(Tenant(slug="globex", name="Globex"))
