@@ -26,9 +26,11 @@ contexts: install
 		$(BIN)/skillproof contexts sync; \
 	fi
 
-# The embedded default: SQLite, sandbox ATS, demo data, scheduler inside, on http://127.0.0.1:8080
+# The embedded default: SQLite, sandbox ATS, demo data, scheduler inside, on http://127.0.0.1:8080.
+# A workstation demo: development mode, so no secret key has to be set first.
+run: export SKILLPROOF_ENV ?= development
 run: migrate contexts
-	SKILLPROOF_ENV=development $(BIN)/skillproof demo
+	$(BIN)/skillproof demo
 
 check: install
 	$(BIN)/ruff check .

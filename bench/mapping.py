@@ -30,7 +30,7 @@ from rapidfuzz import fuzz, process, utils
 
 from taxonomies import esco, starter
 from taxonomies.embeddings import EmbeddingModelMissing, SemanticIndex, TextEncoder
-from taxonomies.hybrid import HybridIndex
+from taxonomies.hybrid import HybridIndex, build_searcher
 from taxonomies.index import LabelIndex
 from taxonomies.model import SKILL_KINDS, ConceptKind, Taxonomy
 
@@ -128,15 +128,23 @@ def ranker(searcher: LabelIndex | HybridIndex, kinds: frozenset[ConceptKind]) ->
     return lambda text: [hit.concept_id for hit in searcher.search(text, top_k=100, kinds=kinds)]
 
 
-def calibrate() -> None:
+def calibrate(cache_dir: Path, semantic: bool) -> None:
     """Threshold sweep on the starter calibration set (badge titles with known answers)."""
     from service.mapping import SkillClaim, SkillMapper
 
     rows = list(csv.DictReader((REPO / "tests/fixtures/taxonomies/starter_claims.csv").open()))
-    mapper = SkillMapper(starter.load(), threshold=0.0)
+    taxonomy = starter.load()
+    searcher, notice = build_searcher(
+        LabelIndex.build(taxonomy), taxonomy, cache_dir=cache_dir, semantic=semantic
+    )
+    print(f"searcher: {type(searcher).__name__}" + (f" ({notice})" if notice else ""))
+    mapper = SkillMapper(taxonomy, searcher=searcher, threshold=0.0)
     results = [(row, mapper.map([SkillClaim(text=row["text"], source="name")])) for row in rows]
     positives = sum(1 for row in rows if row["expected"])
     print(f"threshold sweep on {len(rows)} starter titles ({positives} with an answer)")
+    for row, matches in results:
+        if not row["expected"] and matches:
+            print(f"  unrelated {row['text']!r}: best {matches[0].label} {matches[0].confidence}")
     for step in range(60, 86, 2):
         threshold = step / 100
         found = sum(
@@ -163,7 +171,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--calibrate", action="store_true")
     args = parser.parse_args(argv)
     if args.calibrate:
-        calibrate()
+        calibrate(args.cache_dir, semantic=not args.no_semantic)
         return 0
     vendor = args.vendor_data or Path(
         os.environ.get("SKILLPROOF_VENDOR_DATA", REPO.parent / "shared" / "vendor-data")

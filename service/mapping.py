@@ -10,24 +10,31 @@ close but disagree, it backs off to the broader concept they share, with lowered
 
 from __future__ import annotations
 
+import logging
 import re
-from collections.abc import Collection, Iterable, Mapping
+from collections.abc import Callable, Collection, Iterable, Mapping
 from dataclasses import dataclass
+from pathlib import Path
 from types import MappingProxyType
 from typing import Literal, Protocol
 
 from service.verify.result import Achievement
+from taxonomies.embeddings import TextEncoder
+from taxonomies.hybrid import build_searcher
 from taxonomies.index import Hit, LabelIndex
 from taxonomies.index_terms import words_to_keys
 from taxonomies.model import SKILL_KINDS, ConceptKind, RelationKind, Taxonomy
 from taxonomies.normalize import clean_query, normalize
 
+logger = logging.getLogger(__name__)
+
 # Recorded with every score so that a mapping can be reproduced; bump on any behaviour change.
 MAPPING_VERSION = "2026.11.1"
 
-# Calibrated on tests/fixtures/taxonomies/starter_claims.csv (badge titles with known answers and
-# unrelated titles that must abstain): the best unrelated title scores 0.675 and 0.70 keeps 57 of
-# the 60 known answers; `python -m bench.mapping --calibrate` prints the sweep.
+# Calibrated on tests/fixtures/taxonomies/starter_claims.csv (60 badge titles with a known answer,
+# 20 unrelated titles that must abstain). Lexical search: the best unrelated title scores 0.675
+# and 0.70 keeps 57 of 60; lexical + semantic: the best unrelated title scores 0.51 and 0.70 keeps
+# 58 of 60. `bench/mapping.py --calibrate [--no-semantic]` prints the sweep.
 DEFAULT_THRESHOLD = 0.70
 
 ClaimSource = Literal["alignment", "name", "tag", "criteria", "description", "result"]
@@ -141,10 +148,40 @@ class SkillMapper:
         self.taxonomy = taxonomy
         self.searcher: ConceptSearcher = searcher or LabelIndex.build(taxonomy, kinds=kinds)
         self.threshold = threshold
+        self.notice: str | None = None
         self.kinds = frozenset(kinds)
         self._crosswalk: dict[str, list[str]] = {}
         for relation in taxonomy.relations_of(RelationKind.CROSSWALK):
             self._crosswalk.setdefault(relation.source, []).append(relation.target)
+
+    @classmethod
+    def build(
+        cls,
+        taxonomy: Taxonomy,
+        *,
+        cache_dir: Path | None,
+        semantic: bool = True,
+        threshold: float = DEFAULT_THRESHOLD,
+        encoder_factory: Callable[[], TextEncoder] = TextEncoder.from_package,
+    ) -> SkillMapper:
+        """A mapper with lexical + semantic search when the embedding model is installed.
+
+        Without the model it maps lexically, logs why once, and keeps the reason in `notice`.
+        Label vectors are cached in `cache_dir` (per taxonomy version).
+        """
+        lexical = LabelIndex.build(taxonomy, kinds=SKILL_KINDS)
+        searcher, notice = build_searcher(
+            lexical,
+            taxonomy,
+            cache_dir=cache_dir,
+            semantic=semantic,
+            encoder_factory=encoder_factory,
+        )
+        mapper = cls(taxonomy, searcher=searcher, threshold=threshold)
+        mapper.notice = notice
+        if notice:
+            logger.warning("skill mapping for %s is lexical only: %s", taxonomy.key, notice)
+        return mapper
 
     def map(
         self, claims: Iterable[SkillClaim], *, overrides: Mapping[str, str | None] | None = None

@@ -1,9 +1,9 @@
 """One sync run for one ATS connection: pull -> ingest -> evaluate (verify ... enqueue).
 
-Each page of applications is written in its own transaction together with the cursor that
-follows it, so a run that crashes half-way resumes where it stopped and re-reads at most one
-page. Connector errors end the run with a recorded reason; stored data is never touched by a
-failure.
+Each page of applications is written in its own transaction and evaluated; only then does
+the cursor move past it, so a run that fails or crashes half-way resumes where it stopped,
+re-reads at most one page and leaves nothing stored but unevaluated. Every error ends the run
+with a recorded reason; stored data is never touched by a failure.
 """
 
 from __future__ import annotations
@@ -85,19 +85,14 @@ async def sync_connection(
                     connection_id=connection_id,
                     since=since,
                     now=started,
+                    evaluate_at=now,
                 )
             finally:
                 await connector.aclose()
-            for application_id in report.application_ids:
-                evaluation = await evaluate_application(
-                    runtime,
-                    tenant_id=tenant_id,
-                    application_id=application_id,
-                    now=now or datetime.now(UTC),
-                )
-                report.evaluated += 1
-                report.enqueued += int(evaluation.enqueued)
             report.status = "ok"
+            if connection.status != "ok" or connection.last_error is not None:
+                # The credentials work again: let the scheduler pick the connection up.
+                await _mark_connection(runtime, tenant_id, connection_id, "ok", None)
         except ConnectorError as exc:
             report.status = "failed"
             report.error = redact(str(exc))
@@ -106,6 +101,13 @@ async def sync_connection(
                 await _mark_connection(
                     runtime, tenant_id, connection_id, "auth_failed", report.error
                 )
+        except Exception as exc:
+            # Anything else (a database refusing odd remote data, a bug) must still close the
+            # run. Its message may quote SQL parameters, which hold personal data, so only the
+            # type is stored; the traceback goes to the log.
+            report.status = "failed"
+            report.error = f"internal error ({type(exc).__name__}); see the service log"
+            log.exception("sync failed unexpectedly")
         await _finish(runtime, report, now=now)
     log.info("sync %s: %s %s", run.id, report.status, report.counts())
     return report
@@ -120,6 +122,7 @@ async def _pull(
     connection_id: str,
     since: datetime | None,
     now: datetime,
+    evaluate_at: datetime | None,
 ) -> None:
     job_ids: dict[str, str] = {}
     async for job_page in connector.iter_jobs():
@@ -130,13 +133,14 @@ async def _pull(
                     tenant_id=tenant_id,
                     connection_id=connection_id,
                     external_ref=job.external_id,
-                    title=job.title,
-                    status=job.status,
+                    title=job.title[:300],
+                    status=job.status[:32],
                 )
                 job_ids[job.external_id] = row.id
     async for page in connector.iter_applications(since=since):
+        newest: datetime | None = None
+        page_ids: list[str] = []
         async with unit_of_work(runtime.sessions) as session:
-            newest: datetime | None = None
             for item in page.items:
                 if item.job_external_id not in job_ids:
                     job = await connector.get_job(item.job_external_id)
@@ -145,8 +149,8 @@ async def _pull(
                         tenant_id=tenant_id,
                         connection_id=connection_id,
                         external_ref=job.external_id,
-                        title=job.title,
-                        status=job.status,
+                        title=job.title[:300],
+                        status=job.status[:32],
                     )
                     job_ids[job.external_id] = row.id
                 application_id = await _ingest_application(
@@ -158,12 +162,26 @@ async def _pull(
                     connection_id=connection_id,
                     job_id=job_ids[item.job_external_id],
                 )
+                if application_id not in page_ids:
+                    page_ids.append(application_id)
                 if application_id not in report.application_ids:
                     report.application_ids.append(application_id)
                 report.applications += 1
                 if newest is None or item.updated_at > newest:
                     newest = item.updated_at
-            if newest is not None:
+        # Evaluate the page before the cursor moves past it: if the run fails or the process
+        # dies first, the next run reads this page again instead of never evaluating it.
+        for application_id in page_ids:
+            evaluation = await evaluate_application(
+                runtime,
+                tenant_id=tenant_id,
+                application_id=application_id,
+                now=evaluate_at or datetime.now(UTC),
+            )
+            report.evaluated += 1
+            report.enqueued += int(evaluation.enqueued)
+        if newest is not None:
+            async with unit_of_work(runtime.sessions) as session:
                 await runs_repo.set_cursor(
                     session,
                     tenant_id=tenant_id,
@@ -193,7 +211,7 @@ async def _ingest_application(
         tenant_id=tenant_id,
         connection_id=connection_id,
         external_ref=ref.external_id,
-        display_name=f"{ref.first_name} {ref.last_name}".strip(),
+        display_name=f"{ref.first_name} {ref.last_name}".strip()[:300],
     )
     verified = {e.lower() for e in ref.verified_emails}
     for email in {*ref.emails, *ref.verified_emails}:
@@ -223,7 +241,7 @@ async def _ingest_application(
         external_ref=item.external_id,
         candidate_id=candidate.id,
         job_id=job_id,
-        status=item.status,
+        status=item.status[:32],
         remote_updated_at=item.updated_at,
     )
     for credential in item.credentials:

@@ -65,7 +65,7 @@ class TextEncoder:
     """Turns short texts into unit-length 384-dimensional vectors."""
 
     def __init__(self, model_dir: Path) -> None:
-        from safetensors.numpy import load_file
+        from safetensors import safe_open
         from tokenizers import Tokenizer
 
         config = json.loads((model_dir / "config.json").read_text(encoding="utf-8"))
@@ -73,13 +73,19 @@ class TextEncoder:
         self.layers = int(config["num_hidden_layers"])
         self.eps = float(config.get("layer_norm_eps", 1e-12))
         self.weights: dict[str, Vectors] = {}
-        for key, value in load_file(str(model_dir / "model.safetensors")).items():
-            if value.dtype == np.int64:
-                continue
-            if key.endswith(".weight") and value.ndim == 2 and key.startswith("encoder."):
-                # Stored (out, in); kept as contiguous (in, out) so every layer is one plain GEMM.
-                value = np.ascontiguousarray(value.T)
-            self.weights[key] = value.astype(np.float32)
+        # Tensor by tensor, so the whole file is never held twice.
+        with safe_open(str(model_dir / "model.safetensors"), framework="numpy") as tensors:
+            for key in tensors.keys():  # noqa: SIM118 - safe_open is not a mapping
+                value = tensors.get_tensor(key)
+                if value.dtype == np.int64:
+                    continue
+                if key.endswith(".weight") and value.ndim == 2 and key.startswith("encoder."):
+                    # Stored (out, in); kept contiguous (in, out) so each layer is one plain GEMM.
+                    value = np.ascontiguousarray(value.T)
+                self.weights[key] = value.astype(np.float32, copy=False)
+        # Only a few rows of the 30k x 384 token table are read per text: half precision is
+        # enough there and saves 23 MB.
+        self.token_table = self.weights.pop("embeddings.word_embeddings.weight").astype(np.float16)
         self.tokenizer = Tokenizer.from_file(str(model_dir / "tokenizer.json"))
         self.tokenizer.enable_truncation(max_length=_MAX_TOKENS)
         self.tokenizer.no_padding()
@@ -107,10 +113,7 @@ class TextEncoder:
             return np.zeros((0, 384), dtype=np.float32)
         encodings = self.tokenizer.encode_batch(list(texts))
         order = sorted(range(len(texts)), key=lambda i: len(encodings[i].ids))
-        output = np.zeros(
-            (len(texts), self.weights["embeddings.word_embeddings.weight"].shape[1]),
-            dtype=np.float32,
-        )
+        output = np.zeros((len(texts), self.token_table.shape[1]), dtype=np.float32)
         for start in range(0, len(order), batch_size):
             chunk = order[start : start + batch_size]  # similar lengths: little padding
             width = max(len(encodings[i].ids) for i in chunk)
@@ -127,7 +130,7 @@ class TextEncoder:
         w = self.weights
         batch, width = ids.shape
         x = (
-            w["embeddings.word_embeddings.weight"][ids]
+            self.token_table[ids].astype(np.float32)
             + w["embeddings.position_embeddings.weight"][:width][None, :, :]
             + w["embeddings.token_type_embeddings.weight"][0][None, None, :]
         )
@@ -193,15 +196,16 @@ class SemanticIndex:
         concept_ids: list[str],
         label_vectors: npt.NDArray[np.float16],
         offsets: npt.NDArray[np.int64],
+        centroids: Vectors | None = None,
     ) -> None:
         self.encoder = encoder
         self.concept_ids = concept_ids
         self.positions = {cid: i for i, cid in enumerate(concept_ids)}
         self.label_vectors = label_vectors
         self.offsets = offsets
-        sums = np.add.reduceat(label_vectors.astype(np.float32), offsets[:-1], axis=0)
-        norms = np.linalg.norm(sums, axis=1, keepdims=True)
-        self.centroids: Vectors = (sums / np.maximum(norms, 1e-12)).astype(np.float32)
+        self.centroids: Vectors = (
+            centroids if centroids is not None else _centroids(label_vectors, offsets)
+        )
         self._queries: dict[str, Vectors] = {}
 
     @classmethod
@@ -233,11 +237,16 @@ class SemanticIndex:
         kinds_tag = "-".join(sorted(str(k) for k in wanted))
         name = f"{taxonomy.name}-{taxonomy.version}-{kinds_tag}-{encoder.fingerprint}-{digest}"
         cached = cache_dir / f"{_safe(name)}.npy" if cache_dir is not None else None
+        centres = cached.with_suffix(".centroids.npy") if cached is not None else None
         vectors: npt.NDArray[np.float16] | None = None
-        if cached is not None and cached.is_file():
-            loaded = np.load(cached, allow_pickle=False)
-            if loaded.shape == (len(texts), 384):
-                vectors = loaded.astype(np.float16)
+        centroids: Vectors | None = None
+        if cached is not None and centres is not None and cached.is_file() and centres.is_file():
+            # Memory-mapped: a query reads only its candidates' rows, so the label vectors
+            # stay mostly on disk (ESCO's skills are 76 MB of them).
+            loaded = np.load(cached, mmap_mode="r", allow_pickle=False)
+            if loaded.shape == (len(texts), 384) and loaded.dtype == np.float16:
+                vectors = loaded
+                centroids = np.load(centres, allow_pickle=False).astype(np.float32, copy=False)
         if vectors is None:
             vectors = np.zeros((len(texts), 384), dtype=np.float16)
             step = 2048
@@ -245,16 +254,19 @@ class SemanticIndex:
                 chunk = texts[start : start + step]
                 vectors[start : start + len(chunk)] = encoder.encode(chunk, batch_size=128)
                 progress("embedding labels", start + len(chunk), len(texts))
-            if cached is not None:
+            centroids = _centroids(vectors, np.asarray(offsets, dtype=np.int64))
+            if cached is not None and centres is not None:
                 cached.parent.mkdir(parents=True, exist_ok=True)
-                partial = cached.with_suffix(".partial.npy")
-                np.save(partial, vectors, allow_pickle=False)
-                partial.replace(cached)  # atomic: a half-written cache is never read
+                for target, array in ((centres, centroids), (cached, vectors)):
+                    partial = target.with_suffix(".partial.npy")
+                    np.save(partial, array, allow_pickle=False)
+                    partial.replace(target)  # atomic: a half-written cache is never read
         return cls(
             encoder=encoder,
             concept_ids=concept_ids,
             label_vectors=vectors,
             offsets=np.asarray(offsets, dtype=np.int64),
+            centroids=centroids,
         )
 
     def __len__(self) -> int:
@@ -298,6 +310,15 @@ class SemanticIndex:
         local = np.concatenate(([0], np.cumsum(ends - starts)[:-1]))
         best = np.maximum.reduceat(cosines, local)
         return {cid: float(value) for cid, value in zip(known, best.tolist(), strict=True)}
+
+
+def _centroids(vectors: npt.NDArray[np.float16], offsets: npt.NDArray[np.int64]) -> Vectors:
+    """One unit vector per concept: the normalised sum of its label vectors."""
+    # Summed in float32 without a float32 copy of every label vector (150 MB for ESCO skills).
+    sums = np.add.reduceat(vectors, offsets[:-1], axis=0, dtype=np.float32)
+    norms = np.linalg.norm(sums, axis=1, keepdims=True)
+    result: Vectors = (sums / np.maximum(norms, 1e-12)).astype(np.float32)
+    return result
 
 
 def _safe(name: str) -> str:

@@ -26,13 +26,15 @@ class FusionWeights:
     lexical: float
     floor: float
     ceiling: float
-    candidates: int = 40
+    candidates: int = 50
 
 
 # Tuned on TECH/HOUSE validation spans (skills) and JobBERT validation titles (occupations).
 PROFILES: dict[str, FusionWeights] = {
-    "skills": FusionWeights(lexical=0.5, floor=0.3, ceiling=0.9),
-    "titles": FusionWeights(lexical=0.5, floor=0.3, ceiling=0.9),
+    # TECH R-P@5 0.856 and HOUSE 0.829 (lexical alone: 0.756, 0.682), the middle of a plateau.
+    "skills": FusionWeights(lexical=0.3, floor=0.3, ceiling=0.8),
+    # JobBERT MRR 0.389 on 3,000 validation titles (lexical alone: 0.349).
+    "titles": FusionWeights(lexical=0.4, floor=0.4, ceiling=1.0),
 }
 
 

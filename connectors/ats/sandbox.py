@@ -36,6 +36,10 @@ HASH_FIELD = "skillproof_payload_hash"
 _MARKER = re.compile(r"\[sp:([0-9a-f]{8})\]")
 
 
+# Pages in a row with nothing new before the listing is taken to be looping.
+STALE_PAGE_LIMIT = 3
+
+
 def note_marker(payload_hash: str) -> str:
     """The tag a note carries so a later push can tell whether it already landed."""
     return f"[sp:{payload_hash[:8].lower()}]"
@@ -93,11 +97,38 @@ class SandboxAtsConnector(HttpConnector):
     async def iter_applications(
         self, *, since: datetime | None
     ) -> AsyncIterator[Page[ApplicationRef]]:
-        params: dict[str, str | int] = {"per_page": self.page_size}
-        if since is not None:
-            params["updated_after"] = _iso(since)
-        async for items, cursor in self._pages("/v1/applications", params):
-            yield Page(items=tuple(self._application(i) for i in items), next_cursor=cursor)
+        # Keyset paging: every request restarts from the newest updated_at read so far. Page
+        # numbers alone skip an application whenever one already read is updated meanwhile
+        # (it moves to the end of the list and shifts every later page by one).
+        after, page, stale = since, 1, 0
+        seen: set[tuple[str, datetime]] = set()
+        while True:
+            params: dict[str, str | int] = {"per_page": self.page_size, "page": page}
+            if after is not None:
+                params["updated_after"] = _iso(after)
+            response = await self.request("GET", "/v1/applications", params=params)
+            if not isinstance(response.body, list):
+                raise PermanentError("GET /v1/applications did not return a list")
+            items = [self._application(i) for i in response.body]
+            fresh = tuple(i for i in items if (i.external_id, i.updated_at) not in seen)
+            seen.update((i.external_id, i.updated_at) for i in items)
+            more = bool(items) and "next" in response.links
+            stale = 0 if fresh else stale + 1
+            if more and stale >= STALE_PAGE_LIMIT:
+                raise PermanentError(
+                    "GET /v1/applications keeps returning applications already read"
+                )
+            if more:
+                last = max(i.updated_at for i in items)
+                if after is None or last > after:
+                    after, page = last, 1
+                    # Only items at the new boundary can come back; forget the rest.
+                    seen = {key for key in seen if key[1] >= after}
+                else:
+                    page += 1  # a whole page shares one timestamp: step through it by position
+            yield Page(items=fresh, next_cursor=f"{_iso(after)}#{page}" if more and after else None)
+            if not more:
+                return
 
     async def iter_jobs(self) -> AsyncIterator[Page[JobRef]]:
         async for items, cursor in self._pages("/v1/jobs", {"per_page": self.page_size}):

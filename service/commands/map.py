@@ -66,13 +66,15 @@ def handle_map(args: argparse.Namespace, settings: Settings) -> int:
         return 2
     taxonomy = _taxonomy(args, settings)
     lexical = LabelIndex.build(taxonomy, kinds=SKILL_KINDS)
+    progress = _progress()
     searcher, notice = build_searcher(
         lexical,
         taxonomy,
         cache_dir=settings.data_dir / "cache" / "embeddings",
         semantic=not args.no_semantic,
-        progress=_progress(),
+        progress=progress,
     )
+    _done(progress)
     _notice(notice)
     if isinstance(searcher, HybridIndex):
         searcher.prime(phrases)
@@ -101,14 +103,16 @@ def handle_occupations(args: argparse.Namespace, settings: Settings) -> int:
         return 2
     taxonomy = _taxonomy(args, settings)
     lexical = LabelIndex.build(taxonomy, kinds={ConceptKind.OCCUPATION})
+    progress = _progress()
     searcher, notice = build_searcher(
         lexical,
         taxonomy,
         cache_dir=settings.data_dir / "cache" / "embeddings",
         semantic=not args.no_semantic,
         profile="titles",
-        progress=_progress(),
+        progress=progress,
     )
+    _done(progress)
     _notice(notice)
     if isinstance(searcher, HybridIndex):
         searcher.prime(titles)
@@ -152,8 +156,7 @@ def _taxonomy(args: argparse.Namespace, settings: Settings) -> Taxonomy:
         directory = args.esco_dir or settings.vendor_data / _ESCO_RELEASE
         progress = _progress()
         taxonomy = esco.load(directory, progress=progress)
-        if isinstance(progress, StderrProgress):
-            progress.close()
+        _done(progress)
         return taxonomy
     return starter.load()
 
@@ -161,6 +164,11 @@ def _taxonomy(args: argparse.Namespace, settings: Settings) -> Taxonomy:
 def _progress() -> Progress:
     """A progress bar on an interactive terminal, nothing otherwise (logs stay clean)."""
     return StderrProgress() if sys.stderr.isatty() else silent
+
+
+def _done(progress: Progress) -> None:
+    if isinstance(progress, StderrProgress):
+        progress.close()
 
 
 def _notice(notice: str | None) -> None:

@@ -10,6 +10,8 @@ import pytest
 from aiohttp import web
 
 from connectors.ats.sandbox import SandboxAtsConnector, note_marker
+from connectors.ats.sandbox_api import _application_json
+from connectors.ats.sandbox_state import SandboxState
 from connectors.base import ConnectorConfig
 from connectors.errors import AuthError, PermanentError
 from tests.connectors.contract import collect, make_update
@@ -128,7 +130,13 @@ async def test_malformed_applications_are_permanent(
 async def test_a_link_loop_is_detected(
     aiohttp_server: ServerFactory, session: aiohttp.ClientSession
 ) -> None:
-    base_url = await _serve(aiohttp_server, [], link='<{url}>; rel="next"')
+    """A server that always claims there is more, with nothing new, must not loop forever."""
+    state = SandboxState()
+    job = state.add_job(name="Analyst")
+    candidate = state.add_candidate(first_name="Ada", last_name="L", emails=["a@example.com"])
+    application = state.add_application(candidate_id=candidate.id, job_id=job.id)
+    body = [_application_json(state, application)]
+    base_url = await _serve(aiohttp_server, body, link='<{url}>; rel="next"')
     connector = SandboxAtsConnector(
         ConnectorConfig(base_url=base_url, secrets={"api_key": "k-123456"}),
         session,

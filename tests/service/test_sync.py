@@ -274,11 +274,6 @@ async def test_server_errors_fail_the_run_and_leave_stored_data_alone(
     assert after.row_ids >= before.row_ids
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="sync evaluates only after the last page, but commits each page with the cursor: "
-    "applications committed before a failing (or killed) page are never verified or scored",
-)
 async def test_applications_stored_before_a_failed_page_are_evaluated_later(
     runtime: Runtime, tenant_id: str
 ) -> None:
@@ -400,11 +395,6 @@ async def test_an_error_that_echoes_the_request_stores_no_secret(
     assert connection.status == "ok", "a 422 is not an authentication failure"
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="a successful sync never resets Connection.status from auth_failed, and the "
-    "scheduler skips auth_failed connections, so a fixed connection stays disabled",
-)
 async def test_a_connection_recovers_once_its_key_is_fixed(
     runtime: Runtime, tenant_id: str
 ) -> None:
@@ -606,11 +596,6 @@ async def test_a_malformed_page_fails_the_run_and_stores_nothing_from_it(
 # --- remote data that does not fit the schema -----------------------------------------------------
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="names, statuses and titles from the ATS are stored untruncated: PostgreSQL refuses "
-    "them (the run crashes and stays 'running'), SQLite stores more than the column allows",
-)
 async def test_oversized_remote_values_are_truncated_not_fatal(
     runtime: Runtime, tenant_id: str
 ) -> None:
@@ -644,14 +629,6 @@ async def test_oversized_remote_values_are_truncated_not_fatal(
 async def test_an_unexpected_error_still_closes_the_run(
     request: pytest.FixtureRequest, db: Database, runtime: Runtime, tenant_id: str
 ) -> None:
-    if db.backend == "postgres":
-        request.applymarker(
-            pytest.mark.xfail(
-                strict=True,
-                reason="only ConnectorError is caught: a database error (here a DID longer "
-                "than its column) escapes sync_connection and the run stays 'running'",
-            )
-        )
     state, _ = new_sandbox_state()
     job = state.add_job(name="Data Engineer", updated_at=BASE_TIME)
     candidate = state.add_candidate(
@@ -692,12 +669,6 @@ def _change_during_paging(
     return change
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="page-number paging over a list sorted by updated_at: an application updated "
-    "while the run pages moves to the end and shifts the next page, so the one after the "
-    "page boundary is skipped, and the cursor has already moved past it for good",
-)
 async def test_an_application_changed_during_paging_makes_no_other_one_missed(
     runtime: Runtime, tenant_id: str
 ) -> None:

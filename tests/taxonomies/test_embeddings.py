@@ -75,15 +75,15 @@ def test_label_vectors_are_cached_per_taxonomy_version(
 ) -> None:
     taxonomy = _taxonomy(TINY)
     first = SemanticIndex.build(taxonomy, encoder, cache_dir=tmp_path)
-    files = list(tmp_path.glob("*.npy"))
-    assert len(files) == 1, "one cache file per taxonomy version and label set"
+    assert len(list(tmp_path.glob("*.centroids.npy"))) == 1
+    assert len(list(tmp_path.glob("*.npy"))) == 2, "vectors and centroids, once per label set"
     started = time.perf_counter()
     second = SemanticIndex.build(taxonomy, encoder, cache_dir=tmp_path)
     assert time.perf_counter() - started < 1.0
     assert np.array_equal(first.label_vectors, second.label_vectors)
     changed = _taxonomy({**TINY, "bake": ("bake pastry",)})
     SemanticIndex.build(changed, encoder, cache_dir=tmp_path)
-    assert len(list(tmp_path.glob("*.npy"))) == 2, "different labels never reuse a cache"
+    assert len(list(tmp_path.glob("*.npy"))) == 4, "different labels never reuse a cache"
 
 
 def test_semantic_search_finds_what_words_miss(encoder: TextEncoder, tmp_path: Path) -> None:
