@@ -27,7 +27,7 @@ from taxonomies.normalize import AcronymMap, clean_query, is_acronym, normalize
 PREFERRED, ALTERNATIVE, HIDDEN = 0, 1, 2
 _KIND_PENALTY = (0.0, 0.01, 0.03)
 _SHORT_FORM_PENALTY = 0.02
-_SHORTLIST = 300
+_SHORTLIST = 200
 _FUZZY_WORD_CUTOFF = 82.0
 _NEAR_IDENTICAL = 0.9
 
@@ -91,7 +91,8 @@ class LabelIndex:
         self.postings = postings
         self.idf = idf
         self.acronyms = acronyms
-        self._vocabulary = sorted(idf)
+        self._vocabulary_keys = sorted(idf)
+        self._vocabulary = [utils.default_process(word) for word in self._vocabulary_keys]
         self._unknown_weight = max(idf.values(), default=1.0)
         self._kind_codes = np.array([_kind_code(kind) for kind in concept_kinds], dtype=np.int8)
         self._indexed_kinds = frozenset(concept_kinds)
@@ -274,6 +275,7 @@ class LabelIndex:
         words = form.split()
         keys: dict[str, float] = {}
         weight = 0.0
+        unknown: list[str] = []
         for key in dict.fromkeys(words_to_keys(words)):
             known = self.idf.get(key)
             if known is not None:
@@ -281,18 +283,25 @@ class LabelIndex:
                 weight += known
                 continue
             weight += self._unknown_weight
-            if len(key) < 4:
-                continue
-            for match, similarity, _ in process.extract(
-                key,
+            if len(key) >= 4:
+                unknown.append(key)
+        if unknown:
+            # The vocabulary went through default_process once at build time; passing the
+            # processor here instead would redo all ~20k words on every call.
+            similarity = process.cdist(
+                [utils.default_process(key) for key in unknown],
                 self._vocabulary,
                 scorer=fuzz.ratio,
-                processor=utils.default_process,
+                processor=None,
                 score_cutoff=_FUZZY_WORD_CUTOFF,
-                limit=3,
-            ):
-                value = self.idf[match] * similarity / 100.0
-                keys[match] = max(keys.get(match, 0.0), value)
+                dtype=np.uint8,
+            )
+            for row in similarity:
+                best = np.flatnonzero(row)
+                for position in best[np.argsort(-row[best], kind="stable")][:3].tolist():
+                    match = self._vocabulary_keys[position]
+                    value = self.idf[match] * float(row[position]) / 100.0
+                    keys[match] = max(keys.get(match, 0.0), value)
         return _Query(text=form, keys=keys, weight=weight)
 
     def _score_form(

@@ -105,3 +105,21 @@ async def add_trusted_issuer(
     session.add(row)
     await session.flush()
     return row
+
+
+async def remove_trusted_issuer(
+    session: AsyncSession, *, tenant_id: str, entry_id: str
+) -> str | None:
+    """Delete one registry entry of this tenant; returns its issuer id, or None if not found."""
+    row = (
+        await session.exec(
+            select(TrustedIssuer).where(
+                TrustedIssuer.tenant_id == tenant_id, TrustedIssuer.id == entry_id
+            )
+        )
+    ).first()
+    if row is None:
+        return None
+    await session.delete(row)
+    await session.flush()
+    return row.issuer_id

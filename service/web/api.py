@@ -6,7 +6,7 @@ from datetime import UTC, datetime
 
 from aiohttp import BodyPartReader, web
 
-from service import views
+from service import trust, views
 from service.errors import BadRequest, NotFound, PayloadTooLarge
 from service.intake import submit_credential
 from service.sync import sync_connection
@@ -143,7 +143,7 @@ async def outbox_status(request: web.Request) -> web.Response:
 
 async def verify_credential(request: web.Request) -> web.Response:
     """Verify without storing anything: JSON, JWT as text, or a multipart image upload."""
-    await authenticate(request)
+    principal = await authenticate(request)
     runtime = request.app[RUNTIME]
     holder = Holder(
         emails=tuple(request.query.getall("holder_email", [])),
@@ -160,6 +160,7 @@ async def verify_credential(request: web.Request) -> web.Response:
         body,
         now=datetime.now(UTC),
         holder=holder if holder.emails or holder.dids else None,
+        policy=await trust.policy_for(runtime, tenant_id=principal.tenant_id),
         media_type=media_type,
     )
     request.app[METRICS].credentials.labels(result.verdict.value).inc()
@@ -192,3 +193,35 @@ def _int_param(request: web.Request, name: str, default: int, *, maximum: int) -
     if not 0 <= value <= maximum:
         raise BadRequest(f"{name} must be between 0 and {maximum}")
     return value
+
+
+async def list_trusted_issuers(request: web.Request) -> web.Response:
+    principal = await authenticate(request)
+    issuers = await trust.list_issuers(request.app[RUNTIME], tenant_id=principal.tenant_id)
+    return web.json_response({"issuers": issuers})
+
+
+async def add_trusted_issuer(request: web.Request) -> web.Response:
+    principal = await authenticate(request)
+    try:
+        body = await request.json()
+    except ValueError as exc:
+        raise BadRequest("body must be JSON") from exc
+    entry = await trust.add_issuer(
+        request.app[RUNTIME],
+        tenant_id=principal.tenant_id,
+        body=body,
+        actor=f"api_key:{principal.api_key_id}",
+    )
+    return web.json_response(entry, status=201)
+
+
+async def remove_trusted_issuer(request: web.Request) -> web.Response:
+    principal = await authenticate(request)
+    await trust.remove_issuer(
+        request.app[RUNTIME],
+        tenant_id=principal.tenant_id,
+        entry_id=request.match_info["entry_id"],
+        actor=f"api_key:{principal.api_key_id}",
+    )
+    return web.Response(status=204)

@@ -7,6 +7,7 @@ from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from pathlib import Path
 
+import aiohttp
 import pytest
 from aiohttp import web
 from aiohttp.test_utils import TestClient
@@ -141,3 +142,69 @@ async def test_pages_require_sign_in_and_sign_in_works(api: Api) -> None:
     good = await api.client.post("/login", data={"key": api.acme.api_key})
     assert good.status == 200
     assert "Applications" in await good.text()
+
+
+async def test_trust_registry_is_per_tenant(api: Api) -> None:
+    entry = {"issuer_id": "did:key:z6MkExample", "tier": "professional_body", "name": "Guild"}
+    created = await api.client.post(
+        "/api/v1/trusted-issuers", json=entry, headers=api.auth(api.acme)
+    )
+    assert created.status == 201, await created.text()
+    duplicate = await api.client.post(
+        "/api/v1/trusted-issuers", json=entry, headers=api.auth(api.acme)
+    )
+    assert duplicate.status == 409
+    bad = await api.client.post(
+        "/api/v1/trusted-issuers", json={**entry, "tier": "best"}, headers=api.auth(api.acme)
+    )
+    assert bad.status == 400
+    assert "tier must be one of" in (await bad.json())["detail"]
+    mine = await (
+        await api.client.get("/api/v1/trusted-issuers", headers=api.auth(api.acme))
+    ).json()
+    theirs = await (
+        await api.client.get("/api/v1/trusted-issuers", headers=api.auth(api.globex))
+    ).json()
+    assert [i["issuer_id"] for i in mine["issuers"]] == ["did:key:z6MkExample"]
+    assert theirs["issuers"] == [], "one tenant's registry must be invisible to another"
+    entry_id = (await created.json())["id"]
+    stolen = await api.client.delete(
+        f"/api/v1/trusted-issuers/{entry_id}", headers=api.auth(api.globex)
+    )
+    assert stolen.status == 404
+    removed = await api.client.delete(
+        f"/api/v1/trusted-issuers/{entry_id}", headers=api.auth(api.acme)
+    )
+    assert removed.status == 204
+
+
+async def test_verify_endpoint_reports_every_check_and_stores_nothing(api: Api) -> None:
+    forged = {
+        "@context": ["https://www.w3.org/ns/credentials/v2"],
+        "type": ["VerifiableCredential"],
+        "issuer": "did:key:z6MkhaXgBZDvotDkL5257faiztiGiC2QtKLGpbnnEGta2doK",
+        "validFrom": "2024-01-01T00:00:00Z",
+        "credentialSubject": {"id": "did:example:ada"},
+        "proof": {
+            "type": "DataIntegrityProof",
+            "cryptosuite": "eddsa-rdfc-2022",
+            "verificationMethod": "did:key:z6MkhaXgBZDvotDkL5257faiztiGiC2QtKLGpbnnEGta2doK"
+            "#z6MkhaXgBZDvotDkL5257faiztiGiC2QtKLGpbnnEGta2doK",
+            "proofPurpose": "assertionMethod",
+            "proofValue": "z" + "1" * 80,
+        },
+    }
+    response = await api.client.post("/api/v1/verify", json=forged, headers=api.auth(api.acme))
+    assert response.status == 200, await response.text()
+    result = await response.json()
+    assert result["verdict"] == "rejected"
+    checks = {c["id"]: c["outcome"] for c in result["checks"]}
+    assert checks["proof"] == "fail", checks
+    assert await _stored(api.runtime) == 0
+    multipart = aiohttp.FormData()
+    multipart.add_field("file", b"not a png", filename="badge.png", content_type="image/png")
+    image = await api.client.post("/api/v1/verify", data=multipart, headers=api.auth(api.acme))
+    assert image.status == 200
+    assert (await image.json())["verdict"] == "rejected"
+    unauthenticated = await api.client.post("/api/v1/verify", json=forged)
+    assert unauthenticated.status == 401
