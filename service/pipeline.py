@@ -13,8 +13,10 @@ import hashlib
 import json
 import logging
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
+
+from sqlmodel.ext.asyncio.session import AsyncSession
 
 from service import extract
 from service.catalog import LoadedTaxonomy
@@ -76,7 +78,7 @@ async def evaluate_application(
     inputs = await _read_inputs(runtime, tenant_id=tenant_id, application_id=application_id)
     policy = VerifyPolicy(
         trusted_issuers=inputs.trusted,
-        clock_skew=_skew(runtime),
+        clock_skew=timedelta(seconds=runtime.settings.clock_skew_seconds),
     )
     results: list[tuple[RawCredential, VerificationResult]] = []
     for raw in inputs.credentials:
@@ -84,12 +86,6 @@ async def evaluate_application(
             (raw, await _verify(runtime, raw, now=now, holder=inputs.holder, policy=policy))
         )
     return await _write(runtime, inputs, results, now=now)
-
-
-def _skew(runtime: Runtime) -> Any:
-    from datetime import timedelta
-
-    return timedelta(seconds=runtime.settings.clock_skew_seconds)
 
 
 async def _verify(
@@ -152,7 +148,7 @@ async def _read_inputs(
 
 
 async def _profile_spec(
-    runtime: Runtime, session: Any, tenant_id: str, job_id: str
+    runtime: Runtime, session: AsyncSession, tenant_id: str, job_id: str
 ) -> ProfileSpec | None:
     profile = await profile_repo.profile_for_job(session, tenant_id=tenant_id, job_id=job_id)
     if profile is None:
@@ -352,7 +348,7 @@ async def _write(
     )
 
 
-async def _version_id(session: Any, tenant_id: str, profile: ProfileSpec) -> str:
+async def _version_id(session: AsyncSession, tenant_id: str, profile: ProfileSpec) -> str:
     row = await profile_repo.get_profile(
         session, tenant_id=tenant_id, profile_id=profile.profile_id
     )
@@ -374,7 +370,7 @@ def _inputs_hash(
 
 async def _enqueue(
     runtime: Runtime,
-    session: Any,
+    session: AsyncSession,
     inputs: EvaluationInputs,
     outcome: MatchOutcome,
     match: MatchResult,

@@ -12,7 +12,9 @@ import logging
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
-from connectors.base import ApplicationRef, AtsConnector
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from connectors.base import ApplicationRef, AtsConnector, JobRef
 from connectors.errors import AuthError, ConnectorError
 from service.db import unit_of_work
 from service.errors import ServiceError
@@ -128,31 +130,22 @@ async def _pull(
     async for job_page in connector.iter_jobs():
         async with unit_of_work(runtime.sessions) as session:
             for job in job_page.items:
-                row = await app_repo.upsert_job(
-                    session,
-                    tenant_id=tenant_id,
-                    connection_id=connection_id,
-                    external_ref=job.external_id,
-                    title=job.title[:300],
-                    status=job.status[:32],
+                job_ids[job.external_id] = await _store_job(
+                    session, job, tenant_id=tenant_id, connection_id=connection_id
                 )
-                job_ids[job.external_id] = row.id
     async for page in connector.iter_applications(since=since):
         newest: datetime | None = None
         page_ids: list[str] = []
+        # Jobs the listing did not include are fetched before the write transaction opens:
+        # on SQLite that transaction holds the write lock, which must never wait on the ATS.
+        missing = {i.job_external_id for i in page.items} - job_ids.keys()
+        extra_jobs = [await connector.get_job(ref) for ref in sorted(missing)]
         async with unit_of_work(runtime.sessions) as session:
+            for job in extra_jobs:
+                job_ids[job.external_id] = await _store_job(
+                    session, job, tenant_id=tenant_id, connection_id=connection_id
+                )
             for item in page.items:
-                if item.job_external_id not in job_ids:
-                    job = await connector.get_job(item.job_external_id)
-                    row = await app_repo.upsert_job(
-                        session,
-                        tenant_id=tenant_id,
-                        connection_id=connection_id,
-                        external_ref=job.external_id,
-                        title=job.title[:300],
-                        status=job.status[:32],
-                    )
-                    job_ids[job.external_id] = row.id
                 application_id = await _ingest_application(
                     runtime,
                     session,
@@ -192,9 +185,23 @@ async def _pull(
                 )
 
 
+async def _store_job(
+    session: AsyncSession, job: JobRef, *, tenant_id: str, connection_id: str
+) -> str:
+    row = await app_repo.upsert_job(
+        session,
+        tenant_id=tenant_id,
+        connection_id=connection_id,
+        external_ref=job.external_id,
+        title=job.title[:300],
+        status=job.status[:32],
+    )
+    return row.id
+
+
 async def _ingest_application(
     runtime: Runtime,
-    session: object,
+    session: AsyncSession,
     report: SyncReport,
     item: ApplicationRef,
     *,
@@ -202,9 +209,6 @@ async def _ingest_application(
     connection_id: str,
     job_id: str,
 ) -> str:
-    from sqlmodel.ext.asyncio.session import AsyncSession
-
-    assert isinstance(session, AsyncSession)
     ref = item.candidate
     candidate = await app_repo.upsert_candidate(
         session,

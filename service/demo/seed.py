@@ -5,6 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
+from sqlmodel.ext.asyncio.session import AsyncSession
+
 from connectors.ats.sandbox_state import CredentialSeed, SandboxState
 from service.catalog import STARTER
 from service.db import unit_of_work
@@ -187,11 +189,8 @@ def _revoked_indexes() -> set[int]:
 
 
 async def _sandbox_connection(
-    runtime: Runtime, session: object, tenant_id: str, sandbox_key: str
+    runtime: Runtime, session: AsyncSession, tenant_id: str, sandbox_key: str
 ) -> Connection:
-    from sqlmodel.ext.asyncio.session import AsyncSession
-
-    assert isinstance(session, AsyncSession)
     base_url = runtime.settings.base_url.rstrip("/") + "/sandbox-ats"
     for existing in await tenancy.list_connections(session, tenant_id=tenant_id, kind="ats"):
         if existing.provider == "sandbox":
