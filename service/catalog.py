@@ -1,9 +1,17 @@
-"""Loaded taxonomies with their search indexes, built once per process and shared."""
+"""Loaded taxonomies with their search indexes, built once per process and shared.
+
+A taxonomy stored in the database (imported ESCO, O*NET, a tenant's own) is loaded the first
+time it is asked for and kept, keyed by the stored version's id, so a re-import is picked up
+and a tenant's own taxonomy never leaks to another tenant. The starter taxonomy that ships
+with Skillproof is always there, even in an empty database.
+"""
 
 from __future__ import annotations
 
+import asyncio
 from dataclasses import dataclass
 
+from service.db import SessionFactory
 from taxonomies.index import LabelIndex
 from taxonomies.model import Taxonomy
 
@@ -27,20 +35,50 @@ class LoadedTaxonomy:
         return frozenset(seen)
 
 
+def _build(taxonomy: Taxonomy) -> LoadedTaxonomy:
+    return LoadedTaxonomy(taxonomy=taxonomy, index=LabelIndex.build(taxonomy))
+
+
 class TaxonomyCatalog:
     def __init__(self) -> None:
-        self._loaded: dict[str, LoadedTaxonomy] = {}
+        self._bundled: dict[str, LoadedTaxonomy] = {}
+        self._stored: dict[str, LoadedTaxonomy] = {}
+        self._lock = asyncio.Lock()
 
     def add(self, taxonomy: Taxonomy) -> LoadedTaxonomy:
-        loaded = LoadedTaxonomy(taxonomy=taxonomy, index=LabelIndex.build(taxonomy))
-        self._loaded[taxonomy.name] = loaded
+        """Register a taxonomy that ships with the service (used when none is stored)."""
+        loaded = _build(taxonomy)
+        self._bundled[taxonomy.name] = loaded
         return loaded
 
     def get(self, name: str) -> LoadedTaxonomy | None:
-        return self._loaded.get(name)
+        return self._bundled.get(name)
 
     def names(self) -> tuple[str, ...]:
-        return tuple(sorted(self._loaded))
+        return tuple(sorted(self._bundled))
+
+    async def resolve(
+        self, sessions: SessionFactory, *, name: str, tenant_id: str | None
+    ) -> LoadedTaxonomy | None:
+        """The taxonomy `name` as this tenant sees it: stored (own, then shared), else bundled."""
+        from service import taxonomy_store
+
+        version_id = await taxonomy_store.current_version_id(
+            sessions, name=name, tenant_id=tenant_id
+        )
+        if version_id is None:
+            return self._bundled.get(name)
+        if (loaded := self._stored.get(version_id)) is not None:
+            return loaded
+        async with self._lock:
+            if (loaded := self._stored.get(version_id)) is None:
+                taxonomy = await taxonomy_store.load_taxonomy_by_id(
+                    sessions, taxonomy_id=version_id, tenant_id=tenant_id
+                )
+                # Building the index of a large taxonomy takes seconds: not on the event loop.
+                loaded = await asyncio.to_thread(_build, taxonomy)
+                self._stored[version_id] = loaded
+        return loaded
 
     @classmethod
     def with_starter(cls) -> TaxonomyCatalog:

@@ -58,6 +58,7 @@ class EvaluationInputs:
     credentials: tuple[RawCredential, ...]
     trusted: dict[str, IssuerTier]
     profile: ProfileSpec | None
+    taxonomy: LoadedTaxonomy | None
     connection: Connection | None
     job_ref: str | None
     candidate_ref: str | None
@@ -125,7 +126,7 @@ async def _read_inputs(
             row.issuer_id: IssuerTier(row.tier)
             for row in await tenancy.trusted_issuers(session, tenant_id=tenant_id)
         }
-        profile = await _profile_spec(runtime, session, tenant_id, application.job_id)
+        profile, loaded = await _profile_spec(runtime, session, tenant_id, application.job_id)
         connection = None
         if application.connection_id:
             connection = await tenancy.get_connection(
@@ -141,6 +142,7 @@ async def _read_inputs(
         credentials=tuple(credentials),
         trusted=trusted,
         profile=profile,
+        taxonomy=loaded,
         connection=connection,
         job_ref=job.external_ref if job else None,
         candidate_ref=candidate.external_ref if candidate else None,
@@ -149,16 +151,18 @@ async def _read_inputs(
 
 async def _profile_spec(
     runtime: Runtime, session: AsyncSession, tenant_id: str, job_id: str
-) -> ProfileSpec | None:
+) -> tuple[ProfileSpec | None, LoadedTaxonomy | None]:
     profile = await profile_repo.profile_for_job(session, tenant_id=tenant_id, job_id=job_id)
     if profile is None:
-        return None
+        return None, None
     current = await profile_repo.current_version(session, profile=profile)
     if current is None:
-        return None
+        return None, None
     version, requirements = current
-    loaded = runtime.catalog.get(version.taxonomy)
-    return ProfileSpec(
+    loaded = await runtime.catalog.resolve(
+        runtime.sessions, name=version.taxonomy, tenant_id=tenant_id
+    )
+    spec = ProfileSpec(
         profile_id=profile.id,
         name=profile.name,
         version=version.version,
@@ -175,6 +179,7 @@ async def _profile_spec(
             for r in requirements
         ),
     )
+    return spec, loaded
 
 
 def _evidence(
@@ -253,7 +258,7 @@ async def _write(
 ) -> Evaluation:
     tenant_id = inputs.application.tenant_id
     profile = inputs.profile
-    loaded = runtime.catalog.get(profile.taxonomy) if profile else None
+    loaded = inputs.taxonomy
     match_id: str | None = None
     outcome: MatchOutcome | None = None
     enqueued = False

@@ -218,6 +218,16 @@ async def load_taxonomy(
         return await _rebuild(session, record)
 
 
+async def current_version_id(
+    sessions: SessionFactory, *, name: str, tenant_id: str | None
+) -> str | None:
+    """The id of the version a lookup of `name` means for this tenant, or None if none is stored."""
+    async with sessions() as session:
+        records = await repo.visible_versions(session, tenant_id=tenant_id, name=name)
+    record = rows.choose_version(records, tenant_id=tenant_id, version=None)
+    return record.id if record is not None else None
+
+
 async def load_taxonomy_by_id(
     sessions: SessionFactory, *, taxonomy_id: str, tenant_id: str | None
 ) -> Taxonomy:

@@ -6,7 +6,7 @@ from datetime import UTC, datetime
 
 from aiohttp import BodyPartReader, web
 
-from service import trust, views
+from service import taxonomy_store, trust, views
 from service.errors import BadRequest, NotFound, PayloadTooLarge
 from service.intake import submit_credential
 from service.sync import sync_connection
@@ -225,3 +225,80 @@ async def remove_trusted_issuer(request: web.Request) -> web.Response:
         actor=f"api_key:{principal.api_key_id}",
     )
     return web.Response(status=204)
+
+
+async def list_taxonomies(request: web.Request) -> web.Response:
+    principal = await authenticate(request)
+    runtime = request.app[RUNTIME]
+    stored = await taxonomy_store.list_taxonomies(runtime.sessions, tenant_id=principal.tenant_id)
+    items = [
+        {
+            "id": t.id,
+            "name": t.name,
+            "version": t.version,
+            "source": t.source,
+            "licence": t.licence,
+            "attribution": t.attribution,
+            "concepts": t.concept_count,
+            "shared": t.shared,
+            "default": t.is_default,
+        }
+        for t in stored
+    ]
+    stored_names = {t.name for t in stored}
+    for name in runtime.catalog.names():
+        if name not in stored_names:
+            bundled = runtime.catalog.get(name)
+            assert bundled is not None
+            items.append(
+                {
+                    "id": None,
+                    "name": name,
+                    "version": bundled.taxonomy.version,
+                    "source": bundled.taxonomy.source,
+                    "licence": bundled.taxonomy.licence,
+                    "attribution": bundled.taxonomy.attribution,
+                    "concepts": len(bundled.taxonomy),
+                    "shared": True,
+                    "default": False,
+                }
+            )
+    return web.json_response({"taxonomies": items})
+
+
+async def search_taxonomy(request: web.Request) -> web.Response:
+    """Autocomplete over a taxonomy's preferred, alternative and hidden labels."""
+    principal = await authenticate(request)
+    runtime = request.app[RUNTIME]
+    query = request.query.get("q", "").strip()
+    if not query:
+        raise BadRequest("q is required: the text to search for")
+    if len(query) > 200:
+        raise BadRequest("q is limited to 200 characters")
+    limit = _int_param(request, "limit", 10, maximum=50)
+    loaded = await runtime.catalog.resolve(
+        runtime.sessions, name=request.match_info["name"], tenant_id=principal.tenant_id
+    )
+    if loaded is None:
+        raise NotFound(f"no taxonomy {request.match_info['name']}")
+    hits = loaded.index.search(query, top_k=limit)
+    taxonomy = loaded.taxonomy
+    return web.json_response(
+        {
+            "taxonomy": {
+                "name": taxonomy.name,
+                "version": taxonomy.version,
+                "attribution": taxonomy.attribution,
+            },
+            "query": query,
+            "results": [
+                {
+                    "concept_id": h.concept_id,
+                    "label": h.label,
+                    "matched_label": h.matched_label,
+                    "score": round(h.score, 4),
+                }
+                for h in hits
+            ],
+        }
+    )

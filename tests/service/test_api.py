@@ -208,3 +208,53 @@ async def test_verify_endpoint_reports_every_check_and_stores_nothing(api: Api) 
     assert (await image.json())["verdict"] == "rejected"
     unauthenticated = await api.client.post("/api/v1/verify", json=forged)
     assert unauthenticated.status == 401
+
+
+async def test_taxonomy_search_autocompletes_and_tenant_taxonomies_stay_private(api: Api) -> None:
+    listing = await (await api.client.get("/api/v1/taxonomies", headers=api.auth(api.acme))).json()
+    assert "skillproof-starter" in {t["name"] for t in listing["taxonomies"]}
+    found = await api.client.get(
+        "/api/v1/taxonomies/skillproof-starter/search",
+        params={"q": "sql"},
+        headers=api.auth(api.acme),
+    )
+    assert found.status == 200
+    results = (await found.json())["results"]
+    assert results[0]["concept_id"] == "sp:skill/sql", results[:3]
+    missing = await api.client.get(
+        "/api/v1/taxonomies/nope/search", params={"q": "sql"}, headers=api.auth(api.acme)
+    )
+    assert missing.status == 404
+    empty = await api.client.get(
+        "/api/v1/taxonomies/skillproof-starter/search", headers=api.auth(api.acme)
+    )
+    assert empty.status == 400
+
+    from service.taxonomy_store import import_taxonomy
+    from taxonomies.model import Concept, ConceptKind, Taxonomy
+
+    own = Taxonomy(
+        name="acme-skills",
+        version="1",
+        source="Acme HR",
+        licence="internal",
+        attribution="",
+        concepts={
+            "acme:forklift": Concept(
+                id="acme:forklift", kind=ConceptKind.SKILL, preferred_label="Forklift operation"
+            )
+        },
+    )
+    await import_taxonomy(api.runtime.sessions, own, tenant_id=api.acme.tenant_id)
+    mine = await api.client.get(
+        "/api/v1/taxonomies/acme-skills/search",
+        params={"q": "forklift"},
+        headers=api.auth(api.acme),
+    )
+    assert (await mine.json())["results"][0]["concept_id"] == "acme:forklift"
+    theirs = await api.client.get(
+        "/api/v1/taxonomies/acme-skills/search",
+        params={"q": "forklift"},
+        headers=api.auth(api.globex),
+    )
+    assert theirs.status == 404, "a tenant's own taxonomy must be invisible to other tenants"
