@@ -9,6 +9,7 @@ with Skillproof is always there, even in an empty database.
 from __future__ import annotations
 
 import asyncio
+import time
 from dataclasses import dataclass
 
 from service.db import SessionFactory
@@ -16,6 +17,9 @@ from taxonomies.index import LabelIndex
 from taxonomies.model import Taxonomy
 
 STARTER = "skillproof-starter"
+# How long "which stored version does this name mean" is remembered: autocomplete asks on
+# every keystroke, and a re-import is still picked up within seconds.
+RESOLVE_TTL_SECONDS = 5.0
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)
@@ -43,6 +47,7 @@ class TaxonomyCatalog:
     def __init__(self) -> None:
         self._bundled: dict[str, LoadedTaxonomy] = {}
         self._stored: dict[str, LoadedTaxonomy] = {}
+        self._versions: dict[tuple[str | None, str], tuple[float, str | None]] = {}
         self._lock = asyncio.Lock()
 
     def add(self, taxonomy: Taxonomy) -> LoadedTaxonomy:
@@ -63,9 +68,15 @@ class TaxonomyCatalog:
         """The taxonomy `name` as this tenant sees it: stored (own, then shared), else bundled."""
         from service import taxonomy_store
 
-        version_id = await taxonomy_store.current_version_id(
-            sessions, name=name, tenant_id=tenant_id
-        )
+        now = time.monotonic()
+        remembered = self._versions.get((tenant_id, name))
+        if remembered is not None and now - remembered[0] < RESOLVE_TTL_SECONDS:
+            version_id = remembered[1]
+        else:
+            version_id = await taxonomy_store.current_version_id(
+                sessions, name=name, tenant_id=tenant_id
+            )
+            self._versions[(tenant_id, name)] = (now, version_id)
         if version_id is None:
             return self._bundled.get(name)
         if (loaded := self._stored.get(version_id)) is not None:
