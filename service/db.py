@@ -26,6 +26,8 @@ SQLModel.metadata.naming_convention = NAMING_CONVENTION
 metadata: MetaData = SQLModel.metadata
 
 SQLITE_BUSY_TIMEOUT_MS = 5000
+# Execution option marking a transaction that will write (BEGIN IMMEDIATE on SQLite).
+WRITE_OPTION = "skillproof_write"
 
 SessionFactory = async_sessionmaker[AsyncSession]
 
@@ -61,8 +63,12 @@ def _configure_sqlite(engine: AsyncEngine) -> None:
     @event.listens_for(engine.sync_engine, "begin")
     def _on_begin(connection: Any) -> None:
         # busy_timeout does not help a reader that later upgrades to a writer (it fails at once
-        # with SQLITE_BUSY); taking the write lock up front makes concurrent writers queue instead.
-        connection.exec_driver_sql("BEGIN IMMEDIATE")
+        # with SQLITE_BUSY); a unit of work takes the write lock up front so concurrent writers
+        # queue instead. Plain reads stay deferred: under WAL they never wait for a writer.
+        if connection.get_execution_options().get(WRITE_OPTION):
+            connection.exec_driver_sql("BEGIN IMMEDIATE")
+        else:
+            connection.exec_driver_sql("BEGIN")
 
 
 def session_factory(engine: AsyncEngine) -> SessionFactory:
@@ -78,6 +84,7 @@ async def unit_of_work(sessions: SessionFactory) -> AsyncIterator[AsyncSession]:
     """
     async with sessions() as session:
         try:
+            await session.connection(execution_options={WRITE_OPTION: True})
             yield session
             await session.commit()
         except BaseException:

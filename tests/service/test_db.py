@@ -73,3 +73,15 @@ async def test_sqlite_runs_in_wal_mode(db: Database) -> None:
         fks = (await connection.exec_driver_sql("PRAGMA foreign_keys")).scalar()
     assert mode == "wal"
     assert fks == 1
+
+
+async def test_reads_do_not_wait_for_an_open_unit_of_work(db: Database) -> None:
+    """A reader never queues behind a writer (SQLite: deferred BEGIN under WAL)."""
+    async with unit_of_work(db.sessions) as writer:
+        writer.add(Tenant(slug="acme", name="Acme"))
+        await writer.flush()
+        async with db.sessions() as reader:
+            seen = (await reader.exec(select(Tenant.slug))).all()
+        assert seen == [], "uncommitted rows must not be visible to another session"
+    async with db.sessions() as reader:
+        assert (await reader.exec(select(Tenant.slug))).all() == ["acme"]
