@@ -1,1 +1,1 @@
-"""Skillproof package."""
+"""Skills taxonomies: the model, importers, label normalisation and search (no service imports)."""

@@ -320,6 +320,14 @@ class SemanticIndex:
         order = np.lexsort((ids, -scores))
         return [self.concept_ids[i] for i in ids[order].tolist()]
 
+    def centroid_similarity(self, vector: Vectors, concept_ids: Sequence[str]) -> dict[str, float]:
+        """Cosine to each known concept's centroid (all its labels together)."""
+        known = [cid for cid in concept_ids if cid in self.positions]
+        if not known:
+            return {}
+        rows = self.centroids[[self.positions[cid] for cid in known]] @ vector
+        return {cid: float(value) for cid, value in zip(known, rows.tolist(), strict=True)}
+
     def similarity(self, vector: Vectors, concept_ids: Sequence[str]) -> dict[str, float]:
         """Best label cosine for each known concept id."""
         known = [cid for cid in concept_ids if cid in self.positions]

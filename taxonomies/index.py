@@ -311,23 +311,23 @@ class LabelIndex:
         if not query.keys:
             return []
         ids = [self.postings[key] for key in query.keys]
-        matched = np.bincount(
-            np.concatenate(ids),
+        # Summed over the postings only: a few thousand entries, not one slot per label.
+        candidates, inverse = np.unique(np.concatenate(ids), return_inverse=True)
+        hits = np.bincount(
+            inverse,
             weights=np.concatenate(
                 [
                     np.full(len(p), query.keys[k], dtype=np.float64)
                     for k, p in zip(query.keys, ids, strict=True)
                 ]
             ),
-            minlength=len(self.labels),
         )
         if mask is not None:
-            matched = np.where(mask, matched, 0.0)
-        candidates = np.flatnonzero(matched)
+            wanted = mask[candidates]
+            candidates, hits = candidates[wanted], hits[wanted]
         if len(candidates) == 0:
             return []
         weights = self.label_weight[candidates].astype(np.float64)
-        hits = matched[candidates]
         union = weights + query.weight - np.minimum(hits, weights)
         jaccard = hits / np.maximum(union, 1e-9)
         if len(candidates) > _SHORTLIST:
