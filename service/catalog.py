@@ -9,12 +9,18 @@ with Skillproof is always there, even in an empty database.
 from __future__ import annotations
 
 import asyncio
+import logging
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from pathlib import Path
 
 from service.db import SessionFactory
+from service.mapping import SkillMapper
+from taxonomies.hybrid import build_searcher
 from taxonomies.index import LabelIndex
 from taxonomies.model import Taxonomy
+
+log = logging.getLogger(__name__)
 
 STARTER = "skillproof-starter"
 # How long "which stored version does this name mean" is remembered: autocomplete asks on
@@ -25,7 +31,11 @@ RESOLVE_TTL_SECONDS = 5.0
 @dataclass(frozen=True, kw_only=True, slots=True)
 class LoadedTaxonomy:
     taxonomy: Taxonomy
-    index: LabelIndex
+    index: LabelIndex  # lexical: autocomplete and the mapper's first stage
+    version_id: str | None = None  # the stored version; None for the bundled starter
+    # The skill mapper (lexical + semantic) is built on first use: embedding every label of a
+    # large taxonomy takes minutes the first time, and autocomplete never needs it.
+    _mapper: list[SkillMapper] = field(default_factory=list, repr=False, compare=False)
 
     def descendants(self, concept_id: str) -> frozenset[str]:
         """Every narrower concept, transitively: evidence for any of them meets `concept_id`."""
@@ -39,12 +49,16 @@ class LoadedTaxonomy:
         return frozenset(seen)
 
 
-def _build(taxonomy: Taxonomy) -> LoadedTaxonomy:
-    return LoadedTaxonomy(taxonomy=taxonomy, index=LabelIndex.build(taxonomy))
+def _build(taxonomy: Taxonomy, version_id: str | None = None) -> LoadedTaxonomy:
+    return LoadedTaxonomy(
+        taxonomy=taxonomy, index=LabelIndex.build(taxonomy), version_id=version_id
+    )
 
 
 class TaxonomyCatalog:
-    def __init__(self) -> None:
+    def __init__(self, *, cache_dir: Path | None = None, semantic: bool = True) -> None:
+        self._cache_dir = cache_dir
+        self._semantic = semantic
         self._bundled: dict[str, LoadedTaxonomy] = {}
         self._stored: dict[str, LoadedTaxonomy] = {}
         self._versions: dict[tuple[str | None, str], tuple[float, str | None]] = {}
@@ -87,14 +101,35 @@ class TaxonomyCatalog:
                     sessions, taxonomy_id=version_id, tenant_id=tenant_id
                 )
                 # Building the index of a large taxonomy takes seconds: not on the event loop.
-                loaded = await asyncio.to_thread(_build, taxonomy)
+                loaded = await asyncio.to_thread(_build, taxonomy, version_id)
                 self._stored[version_id] = loaded
         return loaded
 
+    async def mapper(self, loaded: LoadedTaxonomy) -> SkillMapper:
+        """The skill mapper of a loaded taxonomy, built once (off the event loop)."""
+        if loaded._mapper:
+            return loaded._mapper[0]
+        async with self._lock:
+            if not loaded._mapper:
+                loaded._mapper.append(await asyncio.to_thread(self._build_mapper, loaded))
+        return loaded._mapper[0]
+
+    def _build_mapper(self, loaded: LoadedTaxonomy) -> SkillMapper:
+        searcher, notice = build_searcher(
+            loaded.index, loaded.taxonomy, cache_dir=self._cache_dir, semantic=self._semantic
+        )
+        mapper = SkillMapper(loaded.taxonomy, searcher=searcher)
+        mapper.notice = notice
+        if notice:
+            log.warning("skill mapping for %s is lexical only: %s", loaded.taxonomy.key, notice)
+        return mapper
+
     @classmethod
-    def with_starter(cls) -> TaxonomyCatalog:
+    def with_starter(
+        cls, *, cache_dir: Path | None = None, semantic: bool = True
+    ) -> TaxonomyCatalog:
         from taxonomies import starter
 
-        catalog = cls()
+        catalog = cls(cache_dir=cache_dir, semantic=semantic)
         catalog.add(starter.load())
         return catalog

@@ -18,10 +18,10 @@ from typing import Any
 
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from service import extract
+from service import extract, taxonomy_store
 from service.catalog import LoadedTaxonomy
 from service.db import unit_of_work
-from service.mapping import MAPPING_VERSION, map_claims
+from service.mapping import MAPPING_VERSION, SkillMapper
 from service.models import (
     Application,
     Connection,
@@ -86,7 +86,27 @@ async def evaluate_application(
         results.append(
             (raw, await _verify(runtime, raw, now=now, holder=inputs.holder, policy=policy))
         )
-    return await _write(runtime, inputs, results, now=now)
+    mapping: SkillMapping | None = None
+    if inputs.taxonomy is not None:
+        overrides: dict[str, str | None] = {}
+        if inputs.taxonomy.version_id is not None:
+            # HR's confirmations and corrections for this tenant win over the mapper.
+            overrides = await taxonomy_store.overrides(
+                runtime.sessions, tenant_id=tenant_id, taxonomy_id=inputs.taxonomy.version_id
+            )
+        mapping = SkillMapping(
+            loaded=inputs.taxonomy,
+            mapper=await runtime.catalog.mapper(inputs.taxonomy),
+            overrides=overrides,
+        )
+    return await _write(runtime, inputs, results, mapping, now=now)
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class SkillMapping:
+    loaded: LoadedTaxonomy
+    mapper: SkillMapper
+    overrides: dict[str, str | None]
 
 
 async def _verify(
@@ -185,13 +205,13 @@ async def _profile_spec(
 def _evidence(
     raw: RawCredential,
     result: VerificationResult,
-    loaded: LoadedTaxonomy,
+    mapping: SkillMapping,
 ) -> tuple[list[Evidence], list[dict[str, Any]]]:
     """Mapped skills of one verified credential (and of each verified nested credential)."""
     evidence: list[Evidence] = []
     claims: list[dict[str, Any]] = []
     for item in extract.achievements(result):
-        matches = map_claims(item.claims, loaded.taxonomy, index=loaded.index)
+        matches = mapping.mapper.map(item.claims, overrides=mapping.overrides)
         for match in matches:
             evidence.append(
                 Evidence(
@@ -253,12 +273,12 @@ async def _write(
     runtime: Runtime,
     inputs: EvaluationInputs,
     results: list[tuple[RawCredential, VerificationResult]],
+    mapping: SkillMapping | None,
     *,
     now: datetime,
 ) -> Evaluation:
     tenant_id = inputs.application.tenant_id
     profile = inputs.profile
-    loaded = inputs.taxonomy
     match_id: str | None = None
     outcome: MatchOutcome | None = None
     enqueued = False
@@ -283,9 +303,9 @@ async def _write(
                 verified_at=now,
             )
             await cred_repo.add_verification(session, record)
-            if loaded is None or result.verdict is not Verdict.VERIFIED:
+            if mapping is None or result.verdict is not Verdict.VERIFIED:
                 continue  # rejected and indeterminate credentials contribute nothing
-            evidence, claims = _evidence(raw, result, loaded)
+            evidence, claims = _evidence(raw, result, mapping)
             all_evidence.extend(evidence)
             await cred_repo.replace_claims(
                 session,
@@ -296,8 +316,8 @@ async def _write(
                         tenant_id=tenant_id,
                         candidate_id=raw.candidate_id,
                         verification_id=record.id,
-                        taxonomy=loaded.taxonomy.name,
-                        taxonomy_version=loaded.taxonomy.version,
+                        taxonomy=mapping.loaded.taxonomy.name,
+                        taxonomy_version=mapping.loaded.taxonomy.version,
                         **claim,
                     )
                     for claim in claims

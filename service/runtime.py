@@ -80,7 +80,10 @@ async def open_runtime(
             sessions=session_factory(engine),
             fetcher=fetcher,
             verifier=Verifier(contexts=ContextStore.from_settings(settings), fetcher=fetcher),
-            catalog=catalog or TaxonomyCatalog.with_starter(),
+            catalog=catalog
+            or TaxonomyCatalog.with_starter(
+                cache_dir=settings.cache_path / "embeddings", semantic=settings.semantic_mapping
+            ),
             links=LinkSigner([secret]),
             secrets=SecretBox([secret]),
             http=http,

@@ -58,6 +58,14 @@ class Settings(BaseSettings):
         default=Path("./var"),
         description="Where caches (taxonomy index, embeddings) are kept.",
     )
+    cache_dir: Path | None = Field(
+        default=None,
+        description="Derived caches (taxonomy label vectors); default: DATA_DIR/cache.",
+    )
+    semantic_mapping: bool = Field(
+        default=True,
+        description="Fuse semantic similarity (offline MiniLM) into skill mapping.",
+    )
     log_level: str = Field(default="INFO", description="DEBUG, INFO, WARNING or ERROR.")
     base_url: str = Field(
         default="http://127.0.0.1:8080",
@@ -107,6 +115,10 @@ class Settings(BaseSettings):
         elif not secret:
             object.__setattr__(self, "secret_key", SecretStr(DEVELOPMENT_SECRET))
         return self
+
+    @property
+    def cache_path(self) -> Path:
+        return self.cache_dir if self.cache_dir is not None else self.data_dir / "cache"
 
     @property
     def is_sqlite(self) -> bool:

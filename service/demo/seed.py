@@ -8,6 +8,7 @@ from datetime import datetime
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from connectors.ats.sandbox_state import CredentialSeed, SandboxState
+from service import taxonomy_store
 from service.catalog import STARTER
 from service.db import unit_of_work
 from service.demo.issuer import (
@@ -67,10 +68,16 @@ async def seed(
     issuers = demo_issuers(secret)
     status_url = settings.base_url.rstrip("/") + STATUS_LIST_PATH
     contexts = ContextStore.from_settings(settings)
-    loaded = runtime.catalog.get(STARTER)
-    if loaded is None:
+    bundled = runtime.catalog.get(STARTER)
+    if bundled is None:
         raise RuntimeError("the starter taxonomy is not loaded")
-    taxonomy = loaded.taxonomy
+    taxonomy = bundled.taxonomy
+    if (
+        await taxonomy_store.current_version_id(runtime.sessions, name=STARTER, tenant_id=None)
+        is None
+    ):
+        # Stored like any imported taxonomy, so HR overrides and versions apply to it too.
+        await taxonomy_store.import_taxonomy(runtime.sessions, taxonomy, tenant_id=None)
     labels = {c.id: c.preferred_label for c in taxonomy.concepts.values()}
 
     revoked = _revoked_indexes()

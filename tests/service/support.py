@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -23,6 +24,8 @@ def make_settings(database_url: str, tmp_path: Path, **overrides: object) -> Set
         "contexts_dir": tmp_path / "contexts",
         "data_dir": tmp_path / "var",
         "base_url": "http://skillproof.test",
+        # Label vectors depend only on a taxonomy version: share them across tests and runs.
+        "cache_dir": Path(tempfile.gettempdir()) / "skillproof-test-cache",
     }
     values.update(overrides)
     return Settings(**values)  # type: ignore[arg-type]
