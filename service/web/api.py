@@ -302,3 +302,33 @@ async def search_taxonomy(request: web.Request) -> web.Response:
             ],
         }
     )
+
+
+async def put_override(request: web.Request) -> web.Response:
+    """HR confirms or corrects how a phrase maps: {"phrase": ..., "concept_id": id | null}."""
+    principal = await authenticate(request)
+    runtime = request.app[RUNTIME]
+    try:
+        body = await request.json()
+    except ValueError as exc:
+        raise BadRequest("body must be JSON") from exc
+    if not isinstance(body, dict) or not isinstance(body.get("phrase"), str):
+        raise BadRequest('expected {"phrase": "...", "concept_id": "..." or null}')
+    concept_id = body.get("concept_id")
+    if concept_id is not None and not isinstance(concept_id, str):
+        raise BadRequest("concept_id must be a concept id or null (meaning: never map this)")
+    name = request.match_info["name"]
+    version_id = await taxonomy_store.current_version_id(
+        runtime.sessions, name=name, tenant_id=principal.tenant_id
+    )
+    if version_id is None:
+        raise NotFound(f"no stored taxonomy {name}")
+    key = await taxonomy_store.set_override(
+        runtime.sessions,
+        tenant_id=principal.tenant_id,
+        taxonomy_id=version_id,
+        phrase=body["phrase"],
+        concept_id=concept_id,
+        created_by=f"api_key:{principal.api_key_id}",
+    )
+    return web.json_response({"phrase": key, "concept_id": concept_id, "taxonomy_id": version_id})

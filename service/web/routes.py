@@ -28,6 +28,7 @@ def setup_routes(app: web.Application) -> None:
     app.router.add_post("/api/v1/verify", api.verify_credential)
     app.router.add_get("/api/v1/taxonomies", api.list_taxonomies)
     app.router.add_get("/api/v1/taxonomies/{name}/search", api.search_taxonomy)
+    app.router.add_put("/api/v1/taxonomies/{name}/overrides", api.put_override)
     app.router.add_get("/api/v1/trusted-issuers", api.list_trusted_issuers)
     app.router.add_post("/api/v1/trusted-issuers", api.add_trusted_issuer)
     app.router.add_delete("/api/v1/trusted-issuers/{entry_id}", api.remove_trusted_issuer)

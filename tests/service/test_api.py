@@ -258,3 +258,42 @@ async def test_taxonomy_search_autocompletes_and_tenant_taxonomies_stay_private(
         headers=api.auth(api.globex),
     )
     assert theirs.status == 404, "a tenant's own taxonomy must be invisible to other tenants"
+
+
+async def test_hr_override_wins_the_next_time(api: Api) -> None:
+    from service.taxonomy_store import import_taxonomy, overrides
+    from taxonomies import starter
+
+    stored = await import_taxonomy(api.runtime.sessions, starter.load(), tenant_id=None)
+    body = {"phrase": "Spreadsheet Wizardry", "concept_id": "sp:skill/spreadsheet-analysis"}
+    response = await api.client.put(
+        "/api/v1/taxonomies/skillproof-starter/overrides", json=body, headers=api.auth(api.acme)
+    )
+    assert response.status == 200, await response.text()
+    unknown = await api.client.put(
+        "/api/v1/taxonomies/skillproof-starter/overrides",
+        json={"phrase": "x", "concept_id": "sp:skill/does-not-exist"},
+        headers=api.auth(api.acme),
+    )
+    assert unknown.status == 400
+    mine = await overrides(
+        api.runtime.sessions, tenant_id=api.acme.tenant_id, taxonomy_id=stored.taxonomy_id
+    )
+    theirs = await overrides(
+        api.runtime.sessions, tenant_id=api.globex.tenant_id, taxonomy_id=stored.taxonomy_id
+    )
+    assert list(mine.values()) == ["sp:skill/spreadsheet-analysis"]
+    assert theirs == {}, "one tenant's overrides never change another tenant's mapping"
+
+    from service.mapping import SkillClaim
+
+    loaded = await api.runtime.catalog.resolve(
+        api.runtime.sessions, name="skillproof-starter", tenant_id=api.acme.tenant_id
+    )
+    assert loaded is not None
+    mapper = await api.runtime.catalog.mapper(loaded)
+    claim = SkillClaim(text="Spreadsheet Wizardry", source="name")
+    with_override = mapper.map([claim], overrides=mine)
+    assert [(m.concept_id, m.method) for m in with_override] == [
+        ("sp:skill/spreadsheet-analysis", "override")
+    ]
