@@ -14,8 +14,11 @@ misses on type-scoped contexts and it JCS-canonicalises every scoped context to 
 key). service.verify.pyldext memoises context processing per (active context, local context)
 and term expansion per (processed context, term): both depend only on the pinned context
 set, so warm canonicalisation is several times faster and byte-for-byte identical (a test
-compares it with plain pyld). Canonical forms are also kept by document content, within a
-byte budget, because the pipeline re-verifies stored credentials on every evaluation.
+compares it with plain pyld). A new credential of a shape seen before (same members, types
+and contexts, other ids, names and dates) skips expansion and RDF conversion altogether: its
+statements come from that shape's template (service.verify.shapes), and only URDNA2015 runs.
+Canonical forms are also kept by document content, within a byte budget, because the
+pipeline re-verifies stored credentials on every evaluation.
 """
 
 from __future__ import annotations
@@ -36,10 +39,13 @@ from pyld.identifier_issuer import IdentifierIssuer
 from service.verify.errors import CanonicalizationLimit, ContextError, UnknownContextError
 from service.verify.pyldext import (
     BoundedURDNA2015,
+    IriTrace,
     MemoProcessor,
     StaticContextResolver,
     content_key,
 )
+from service.verify.shapes import ShapeTemplates
+from service.verify.templates import Dataset
 
 # pyld's own test for an absolute IRI (scheme ":" rest) or a blank node label.
 _ABSOLUTE_IRI = re.compile(r"^([A-Za-z][A-Za-z0-9+\-.]*|_):[^\s]*$")
@@ -79,6 +85,11 @@ def is_absolute_iri(value: str) -> bool:
     return bool(_ABSOLUTE_IRI.match(value))
 
 
+def _absolute_for_rdf(value: str) -> bool:
+    """Absolute for safe mode and for pyld's RDF conversion (their patterns differ slightly)."""
+    return is_absolute_iri(value) and bool(pyld_jsonld._is_absolute_iri(value))
+
+
 def _canonical_size(canonical: Canonical) -> int:
     return len(canonical.nquads) + 256
 
@@ -92,6 +103,7 @@ class LinkedData:
         *,
         limits: CanonicalLimits | None = None,
         canonical_cache_bytes: int = 16 * 1024 * 1024,
+        shape_cache_bytes: int = 16 * 1024 * 1024,
     ) -> None:
         self._contexts = contexts
         self.limits = limits or CanonicalLimits()
@@ -112,6 +124,20 @@ class LinkedData:
         # id() of every object inside a pinned context document: those objects live as long
         # as this instance and never change, so their identity is a sound cache key.
         self._pinned_ids: set[int] = set()
+        self._iri_processor = MemoProcessor(
+            self._memo, self._iri_memo, self._context_key, lambda term: None
+        )
+        # New credentials of a known shape skip expansion (service.verify.shapes).
+        self.shapes = (
+            ShapeTemplates(
+                max_bytes=shape_cache_bytes,
+                expand=self._expand,
+                expand_iri=self._expand_iri,
+                is_absolute=_absolute_for_rdf,
+            )
+            if shape_cache_bytes > 0
+            else None
+        )
 
     # -- contexts -------------------------------------------------------------------------
     def _context_document(self, url: str) -> dict[str, Any] | None:
@@ -191,14 +217,38 @@ class LinkedData:
         return cached
 
     def _canonicalize(self, document: Mapping[str, Any]) -> Canonical:
-        deadline = time.monotonic() + self.limits.time_limit
         contexts = self.check_contexts(document)
+        shaped = self.shapes.dataset(document) if self.shapes is not None else None
+        # The budget starts here: learning a shape (bounded in shapes.py) must not eat into
+        # the document's own processing, which is never more than without templates.
+        deadline = time.monotonic() + self.limits.time_limit
+        if shaped is not None:
+            dataset = shaped.dataset
+            problems, dropped = shaped.problems, shaped.dropped_terms
+        else:
+            _, dataset, problems, dropped = self._expand(document, None)
+        if time.monotonic() > deadline:
+            raise CanonicalizationLimit("JSON-LD expansion exceeded the time budget")
+        canon = BoundedURDNA2015(
+            deadline=deadline,
+            max_calls=self.limits.max_ndegree_hashes,
+            max_group=self.limits.max_alike_blank_nodes,
+        )
+        nquads = canon.main(dataset, {"format": "application/n-quads"})
+        return Canonical(nquads=nquads, problems=problems, dropped_terms=dropped, contexts=contexts)
+
+    def _expand(
+        self, document: Mapping[str, Any], trace: IriTrace | None
+    ) -> tuple[Any, Dataset, tuple[str, ...], tuple[str, ...]]:
+        """pyld's expansion and RDF conversion: (expanded, dataset, problems, dropped terms)."""
         dropped: list[str] = []
 
         def on_dropped(term: str | None) -> None:
             dropped.append(term if term is not None else "(keyword-like key)")
 
-        processor = MemoProcessor(self._memo, self._iri_memo, self._context_key, on_dropped)
+        processor = MemoProcessor(
+            self._memo, self._iri_memo, self._context_key, on_dropped, iri_trace=trace
+        )
         options: dict[str, Any] = {
             # No base: pyld would resolve relative IRIs against http://example.org/base/ where
             # jsonld.js keeps them relative (and RDF drops them); safe mode reports them instead.
@@ -214,13 +264,14 @@ class LinkedData:
         }
         try:
             expanded = processor.expand_owned(dict(document), options)
-            problems = [f"undefined property {term!r}" for term in dict.fromkeys(dropped)]
+            terms = tuple(dict.fromkeys(dropped))
+            problems = [f"undefined property {term!r}" for term in terms]
             problems.extend(_relative_iris(expanded))
             # The rest of pyld's to_rdf, without expanding the already expanded input again.
             issuer = IdentifierIssuer("_:b")
             node_map: dict[str, Any] = {"@default": {}}
             processor._create_node_map(expanded, node_map, "@default", issuer)
-            dataset: dict[str, Any] = {}
+            dataset: Dataset = {}
             for graph_name, graph in sorted(node_map.items()):
                 if graph_name == "@default" or is_absolute_iri(graph_name):
                     dataset[graph_name] = processor._graph_to_rdf(graph, issuer, options)
@@ -234,20 +285,10 @@ class LinkedData:
         except RecursionError as exc:
             raise CanonicalizationLimit("document is nested too deeply to process") from exc
         self._check_dataset(dataset)
-        if time.monotonic() > deadline:
-            raise CanonicalizationLimit("JSON-LD expansion exceeded the time budget")
-        canon = BoundedURDNA2015(
-            deadline=deadline,
-            max_calls=self.limits.max_ndegree_hashes,
-            max_group=self.limits.max_alike_blank_nodes,
-        )
-        nquads = canon.main(dataset, {"format": "application/n-quads"})
-        return Canonical(
-            nquads=nquads,
-            problems=tuple(problems),
-            dropped_terms=tuple(dict.fromkeys(t for t in dropped)),
-            contexts=contexts,
-        )
+        return expanded, dataset, tuple(problems), terms
+
+    def _expand_iri(self, active_ctx: Any, value: str, base: Any, vocab: bool) -> Any:
+        return self._iri_processor._expand_iri(active_ctx, value, base, vocab)
 
     def _inspect(self, document: Mapping[str, Any]) -> tuple[str, ...]:
         """Depth and size limits, and every string inside any @context (at any depth)."""

@@ -110,15 +110,26 @@ def _load_json(text: str) -> Any:
 
 
 def _check_depth(value: Any) -> None:
-    stack: list[tuple[Any, int]] = [(value, 0)]
+    # Only containers go on the stack: a credential is mostly strings, and the Mapping test
+    # (an ABC) is slow on them. Children of a container at MAX_DEPTH would be too deep.
+    stack: list[tuple[Any, int]] = [(value, 0)] if _is_container(value) else []
     while stack:
         item, depth = stack.pop()
-        if depth > MAX_DEPTH:
+        children = item.values() if isinstance(item, dict | Mapping) else item
+        if not children:
+            continue
+        if depth >= MAX_DEPTH:
             raise MalformedCredential(f"JSON is nested more than {MAX_DEPTH} levels deep")
-        if isinstance(item, Mapping):
-            stack.extend((v, depth + 1) for v in item.values())
-        elif isinstance(item, list):
-            stack.extend((v, depth + 1) for v in item)
+        for child in children:
+            if not isinstance(child, _SCALARS) and _is_container(child):
+                stack.append((child, depth + 1))
+
+
+_SCALARS = (str, int, float, type(None))
+
+
+def _is_container(value: Any) -> bool:
+    return isinstance(value, dict | list | Mapping)
 
 
 def _from_json_value(value: Any, *, container: str) -> ParsedInput:
