@@ -115,14 +115,7 @@ class Verifier:
             parsed = parse_input(raw, media_type=media_type, max_bytes=self._max_input_bytes)
         except MalformedCredential as exc:
             return rejected(str(exc))
-        try:
-            return await self._verify_parsed(parsed, now=now, holder=holder, policy=policy, depth=0)
-        except MalformedCredential as exc:
-            return rejected(str(exc))
-        except Exception:
-            # A defect here must not take down a sync run; the credential is not trusted.
-            logger.exception("verification failed unexpectedly")
-            return indeterminate("verification could not be completed (internal error)")
+        return await self._verify_guarded(parsed, now=now, holder=holder, policy=policy)
 
     async def verify_url(
         self,
@@ -134,11 +127,23 @@ class Verifier:
     ) -> VerificationResult:
         """Fetch a credential through the guard, then verify what came back."""
         parsed = ParsedInput(kind=InputKind.URL, container="url", url=url.strip())
+        return await self._verify_guarded(parsed, now=now, holder=holder, policy=policy)
+
+    async def _verify_guarded(
+        self,
+        parsed: ParsedInput,
+        *,
+        now: datetime,
+        holder: Holder | None,
+        policy: VerifyPolicy,
+    ) -> VerificationResult:
+        """Never raises: malformed input is rejected, an internal defect is indeterminate."""
         try:
             return await self._verify_parsed(parsed, now=now, holder=holder, policy=policy, depth=0)
         except MalformedCredential as exc:
             return rejected(str(exc))
         except Exception:
+            # A defect here must not take down a sync run; the credential is not trusted.
             logger.exception("verification failed unexpectedly")
             return indeterminate("verification could not be completed (internal error)")
 
