@@ -29,7 +29,7 @@ from taxonomies.normalize import clean_query, normalize
 logger = logging.getLogger(__name__)
 
 # Recorded with every score so that a mapping can be reproduced; bump on any behaviour change.
-MAPPING_VERSION = "2026.11.1"
+MAPPING_VERSION = "2026.11.2"
 
 # Calibrated on tests/fixtures/taxonomies/starter_claims.csv (60 badge titles with a known answer,
 # 20 unrelated titles that must abstain). Lexical search: the best unrelated title scores 0.675

@@ -333,39 +333,46 @@ class LabelIndex:
         if len(candidates) > _SHORTLIST:
             keep = np.argpartition(-jaccard, _SHORTLIST)[:_SHORTLIST]
             candidates, hits, weights = candidates[keep], hits[keep], weights[keep]
-        results = []
         query_weight = max(query.weight, 1e-9)
-        for label_id, hit, weight in zip(
-            candidates.tolist(), hits.tolist(), weights.tolist(), strict=True
-        ):
-            label = self.labels[label_id]
-            cover_label = min(1.0, hit / weight)
-            cover_query = min(1.0, hit / query_weight)
-            score = _pair_score(form, label, cover_label, cover_query)
-            score -= _KIND_PENALTY[int(self.label_kind[label_id])]
-            if self.label_short[label_id]:
-                score -= _SHORT_FORM_PENALTY
-            results.append((label_id, max(0.0, min(1.0, score)), cover_query, cover_label))
-        return results
+        cover_label = np.minimum(1.0, hits / weights)
+        cover_query = np.minimum(1.0, hits / query_weight)
+        label_ids = candidates.tolist()
+        scores = _pair_scores(form, [self.labels[i] for i in label_ids], cover_label, cover_query)
+        scores -= np.asarray(_KIND_PENALTY)[self.label_kind[candidates]]
+        scores -= _SHORT_FORM_PENALTY * self.label_short[candidates]
+        scores = np.clip(scores, 0.0, 1.0)
+        return zip(
+            label_ids, scores.tolist(), cover_query.tolist(), cover_label.tolist(), strict=True
+        )
 
 
-def _pair_score(query: str, label: str, cover_label: float, cover_query: float) -> float:
-    """Similarity of one query form to one label, 0..1."""
-    if query == label:
-        return 1.0
-    string = max(fuzz.ratio(query, label), fuzz.token_sort_ratio(query, label)) / 100.0
-    if cover_label + cover_query > 0:
-        balanced = 2 * cover_label * cover_query / (cover_label + cover_query)
-    else:
-        balanced = 0.0
+def _pair_scores(
+    query: str,
+    labels: list[str],
+    cover_label: npt.NDArray[np.float64],
+    cover_query: npt.NDArray[np.float64],
+) -> npt.NDArray[np.float64]:
+    """Similarity of one query form to each label, 0..1 (one rapidfuzz call per scorer)."""
+    ratio = process.cdist([query], labels, scorer=fuzz.ratio, processor=None, dtype=np.float64)
+    token_sort = process.cdist(
+        [query], labels, scorer=fuzz.token_sort_ratio, processor=None, dtype=np.float64
+    )
+    string = np.maximum(ratio[0], token_sort[0]) / 100.0
+    total = cover_label + cover_query
+    balanced = np.divide(
+        2 * cover_label * cover_query, total, out=np.zeros_like(total), where=total > 0
+    )
     # Character similarity alone decides only near-identical strings (typos); otherwise words must
     # match too, or "forklift operation" would pass for "IT operations".
-    score = max(string if string >= _NEAR_IDENTICAL else 0.0, 0.35 * string + 0.65 * balanced)
-    if cover_label >= 0.999:  # the whole label is inside the query
-        score = max(score, 0.55 + 0.4 * cover_query)
-    if cover_query >= 0.999:  # the whole query is inside the label
-        score = max(score, 0.5 + 0.45 * cover_label)
-    return score
+    score = np.maximum(
+        np.where(string >= _NEAR_IDENTICAL, string, 0.0), 0.35 * string + 0.65 * balanced
+    )
+    # The whole label is inside the query; the whole query is inside the label.
+    score = np.where(cover_label >= 0.999, np.maximum(score, 0.55 + 0.4 * cover_query), score)
+    score = np.where(cover_query >= 0.999, np.maximum(score, 0.5 + 0.45 * cover_label), score)
+    same = np.fromiter((label == query for label in labels), dtype=np.bool_, count=len(labels))
+    result: npt.NDArray[np.float64] = np.where(same, 1.0, score)
+    return result
 
 
 def _kind_code(kind: ConceptKind) -> int:

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import itertools
 import time
 from pathlib import Path
 
 import numpy as np
 import pytest
 
+from taxonomies.bfloat16 import read_float16
 from taxonomies.embeddings import EmbeddingModelMissing, SemanticIndex, TextEncoder
 from taxonomies.hybrid import HybridIndex, build_searcher
 from taxonomies.index import LabelIndex
@@ -113,3 +115,30 @@ def test_without_the_model_search_is_lexical_and_says_so(tmp_path: Path) -> None
     assert "lexical" in notice
     with pytest.raises(EmbeddingModelMissing):
         missing()
+
+
+def test_bfloat16_label_cosines_match_float32_and_the_cache_round_trips(tmp_path: Path) -> None:
+    rng = np.random.default_rng(7)
+    vectors = rng.normal(size=(40, 384)).astype(np.float32)
+    vectors /= np.linalg.norm(vectors, axis=1, keepdims=True)
+    half = vectors.astype(np.float16)
+    offsets = np.array([0, 3, 10, 11, 25, 40], dtype=np.int64)
+    cached = tmp_path / "labels.npy"
+    np.save(cached, half, allow_pickle=False)
+    bits = read_float16(cached, half.shape)
+    assert bits is not None, "a cache of the right shape must load"
+    assert read_float16(cached, (len(half) + 1, 384)) is None, "a cache of another shape must not"
+    index = SemanticIndex(
+        encoder=None,  # type: ignore[arg-type]  # no query is embedded here
+        concept_ids=[f"c{i}" for i in range(5)],
+        label_bits=bits,
+        offsets=offsets,
+    )
+    query = vectors[12]
+    exact = [
+        float((half[s:e].astype(np.float32) @ query).max()) for s, e in itertools.pairwise(offsets)
+    ]
+    found = index.best_label_cosines(query, np.arange(5))
+    assert np.allclose(found, exact, atol=2e-3), "bfloat16 must keep cosines to about 1e-3"
+    assert index.similarity(query, ["c4", "missing", "c0"]).keys() == {"c4", "c0"}
+    assert index.nearest(query, 1) == ["c3"], "label 12 is one of concept c3's labels"
