@@ -13,12 +13,12 @@ import hashlib
 import json
 import logging
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Any
 
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from service import extract, taxonomy_store
+from service import extract, taxonomy_store, trust
 from service.catalog import LoadedTaxonomy
 from service.db import unit_of_work
 from service.mapping import MAPPING_VERSION, SkillMapper
@@ -46,7 +46,7 @@ from service.scoring import (
     score,
 )
 from service.verify import Holder, Verdict, VerificationResult, VerifyPolicy
-from service.verify.result import VERIFIER_VERSION, IssuerTier
+from service.verify.result import VERIFIER_VERSION
 
 log = logging.getLogger(__name__)
 
@@ -56,7 +56,6 @@ class EvaluationInputs:
     application: Application
     holder: Holder
     credentials: tuple[RawCredential, ...]
-    trusted: dict[str, IssuerTier]
     profile: ProfileSpec | None
     taxonomy: LoadedTaxonomy | None
     connection: Connection | None
@@ -77,10 +76,7 @@ async def evaluate_application(
     runtime: Runtime, *, tenant_id: str, application_id: str, now: datetime
 ) -> Evaluation:
     inputs = await _read_inputs(runtime, tenant_id=tenant_id, application_id=application_id)
-    policy = VerifyPolicy(
-        trusted_issuers=inputs.trusted,
-        clock_skew=timedelta(seconds=runtime.settings.clock_skew_seconds),
-    )
+    policy = await trust.policy_for(runtime, tenant_id=tenant_id)
     results: list[tuple[RawCredential, VerificationResult]] = []
     for raw in inputs.credentials:
         results.append(
@@ -142,10 +138,6 @@ async def _read_inputs(
         credentials = await cred_repo.raw_for_application(
             session, tenant_id=tenant_id, application_id=application_id
         )
-        trusted = {
-            row.issuer_id: IssuerTier(row.tier)
-            for row in await tenancy.trusted_issuers(session, tenant_id=tenant_id)
-        }
         profile, loaded = await _profile_spec(runtime, session, tenant_id, application.job_id)
         connection = None
         if application.connection_id:
@@ -160,7 +152,6 @@ async def _read_inputs(
         application=application,
         holder=holder,
         credentials=tuple(credentials),
-        trusted=trusted,
         profile=profile,
         taxonomy=loaded,
         connection=connection,

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from service.db import unit_of_work
@@ -17,8 +17,6 @@ TIERS = tuple(t.value for t in IssuerTier)
 
 async def policy_for(runtime: Runtime, *, tenant_id: str) -> VerifyPolicy:
     """The verification policy for one tenant: its trust registry and the configured skew."""
-    from datetime import timedelta
-
     async with runtime.sessions() as session:
         rows = await tenancy.trusted_issuers(session, tenant_id=tenant_id)
     return VerifyPolicy(

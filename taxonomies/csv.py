@@ -12,11 +12,10 @@ from pathlib import Path
 
 from taxonomies.errors import InvalidTaxonomyError, TaxonomySourceError
 from taxonomies.model import Concept, ConceptKind, Taxonomy
-from taxonomies.progress import Progress, silent
+from taxonomies.progress import Progress, counted, silent
 from taxonomies.validate import validate
 
 REQUIRED_COLUMNS = ("id", "label")
-_REPORT_EVERY = 5000
 
 
 def load(
@@ -39,11 +38,7 @@ def load(
         missing = [c for c in REQUIRED_COLUMNS if c not in (reader.fieldnames or ())]
         if missing:
             raise TaxonomySourceError(f"{path} lacks the column(s) {', '.join(missing)}")
-        count = 0
-        for row in reader:
-            count += 1
-            if count % _REPORT_EVERY == 0:
-                progress(f"CSV {path.name}", count, None)
+        for count, row in enumerate(counted(reader, f"CSV {path.name}", progress), start=1):
             concept_id, label = (row.get("id") or "").strip(), (row.get("label") or "").strip()
             if not concept_id or not label:
                 raise TaxonomySourceError(f"{path}: row {count + 1} has no id or label")
@@ -65,7 +60,6 @@ def load(
                 description=(row.get("description") or "").strip() or None,
                 broader=_many(row.get("broader")),
             )
-        progress(f"CSV {path.name}", count, count)
     if duplicates:
         raise InvalidTaxonomyError(name, [f"duplicate concept id {cid}" for cid in duplicates])
     return validate(

@@ -9,6 +9,7 @@ become `related` relations. The attribution ESCO's licence asks for travels on t
 from __future__ import annotations
 
 import csv
+import dataclasses
 import re
 from collections.abc import Iterator
 from pathlib import Path
@@ -23,12 +24,11 @@ from taxonomies.model import (
     RoleTemplate,
     Taxonomy,
 )
-from taxonomies.progress import Progress, silent
+from taxonomies.progress import Progress, counted, silent
 from taxonomies.validate import validate
 
 NAME = "esco"
 LICENCE = "European Commission reuse policy (Decision 2011/833/EU), CC BY 4.0"
-_REPORT_EVERY = 5000
 _VERSION = re.compile(r"v?(\d+\.\d+(?:\.\d+)?)")
 
 # ESCO's CSV cells hold whole paragraphs; the default field limit (128 KiB) is enough, but some
@@ -148,17 +148,7 @@ def load(
 
 
 def _with_broader(concept: Concept, parents: list[str]) -> Concept:
-    return Concept(
-        id=concept.id,
-        kind=concept.kind,
-        preferred_label=concept.preferred_label,
-        alt_labels=concept.alt_labels,
-        hidden_labels=concept.hidden_labels,
-        description=concept.description,
-        reuse_level=concept.reuse_level,
-        broader=tuple(dict.fromkeys(parents)),
-        status=concept.status,
-    )
+    return dataclasses.replace(concept, broader=tuple(dict.fromkeys(parents)))
 
 
 def _skills(path: Path, progress: Progress) -> Iterator[Concept]:
@@ -197,14 +187,8 @@ def _lines(cell: str | None) -> tuple[str, ...]:
 
 
 def _rows(path: Path, stage: str, progress: Progress) -> Iterator[dict[str, str]]:
-    count = 0
     with path.open(encoding="utf-8-sig", newline="") as handle:
-        for row in csv.DictReader(handle):
-            count += 1
-            if count % _REPORT_EVERY == 0:
-                progress(stage, count, None)
-            yield row
-    progress(stage, count, count)
+        yield from counted(csv.DictReader(handle), stage, progress)
 
 
 def _file(directory: Path, pattern: str) -> Path:

@@ -15,12 +15,11 @@ from typing import Any
 
 from taxonomies.errors import TaxonomySourceError
 from taxonomies.model import Concept, ConceptKind, Taxonomy
-from taxonomies.progress import Progress, silent
+from taxonomies.progress import Progress, counted, silent
 from taxonomies.validate import validate
 
 NAME = "lightcast"
 LICENCE = "Lightcast Open Skills licence (CC BY 4.0 for the open skills library)"
-_REPORT_EVERY = 5000
 _ALTERNATIVE_KEYS = ("alternativeNames", "alternateNames", "synonyms", "aliases")
 
 
@@ -35,15 +34,10 @@ def load(path: Path, *, version: str, progress: Progress = silent) -> Taxonomy:
     if not path.is_file():
         raise TaxonomySourceError(f"no Lightcast skills file at {path}")
     concepts: dict[str, Concept] = {}
-    count = 0
-    for skill in _skills(path):
-        count += 1
-        if count % _REPORT_EVERY == 0:
-            progress("Lightcast skills", count, None)
+    for skill in counted(_skills(path), "Lightcast skills", progress):
         concept = _concept(skill, concepts)
         if concept is not None:
             concepts[concept.id] = concept
-    progress("Lightcast skills", count, count)
     return validate(
         Taxonomy(
             name=NAME,

@@ -25,14 +25,13 @@ from taxonomies.model import (
     RoleTemplate,
     Taxonomy,
 )
-from taxonomies.progress import Progress, silent
+from taxonomies.progress import Progress, counted, silent
 from taxonomies.validate import validate
 
 NAME = "onet"
 LICENCE = "CC BY 4.0 (O*NET, U.S. Department of Labor, Employment and Training Administration)"
 ESSENTIAL_IMPORTANCE = 3.5
 OPTIONAL_IMPORTANCE = 2.5
-_REPORT_EVERY = 5000
 _SLUG = re.compile(r"[^a-z0-9]+")
 
 
@@ -222,15 +221,9 @@ def _number(cell: str | None) -> float | None:
 
 
 def _rows(path: Path, stage: str, progress: Progress) -> Iterator[dict[str, str]]:
-    count = 0
     with path.open(encoding="utf-8-sig", newline="") as handle:
         reader = csv.DictReader(handle, delimiter="\t", quoting=csv.QUOTE_NONE)
-        for row in reader:
-            count += 1
-            if count % _REPORT_EVERY == 0:
-                progress(stage, count, None)
-            yield row
-    progress(stage, count, count)
+        yield from counted(reader, stage, progress)
 
 
 def _required(directory: Path, filename: str) -> Path:

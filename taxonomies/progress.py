@@ -4,15 +4,33 @@ from __future__ import annotations
 
 import sys
 import time
-from collections.abc import Callable
-from typing import TextIO
+from collections.abc import Callable, Iterable, Iterator
+from typing import TextIO, TypeVar
 
 # (stage, done, total or None when unknown). Importers call it every few thousand rows.
 Progress = Callable[[str, int, "int | None"], None]
 
 
+REPORT_EVERY = 5000
+
+_T = TypeVar("_T")
+
+
 def silent(stage: str, done: int, total: int | None) -> None:
     """A progress callback that reports nothing."""
+
+
+def counted(
+    items: Iterable[_T], stage: str, progress: Progress, *, every: int = REPORT_EVERY
+) -> Iterator[_T]:
+    """Yield `items`, reporting every `every` items and once more, as finished, at the end."""
+    count = 0
+    for item in items:
+        count += 1
+        if count % every == 0:
+            progress(stage, count, None)
+        yield item
+    progress(stage, count, count)
 
 
 class StderrProgress:
