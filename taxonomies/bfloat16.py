@@ -13,7 +13,7 @@ import numpy as np
 import numpy.typing as npt
 
 Bits = npt.NDArray[np.uint16]
-_STEP = 16384
+_STEP = 2048  # rows per chunk: a few MB of float32 temporaries, never the whole matrix
 
 
 def to_bits(vectors: npt.NDArray[np.float16] | npt.NDArray[np.float32]) -> Bits:
