@@ -78,6 +78,14 @@ class HybridIndex:
         """The normalised forms the lexical side searches."""
         return self.lexical.query_forms(query)
 
+    def embed(self, text: str) -> npt.NDArray[np.float32]:
+        """The unit vector the semantic side uses for a phrase (cached)."""
+        return self.semantic.embed(_semantic_text(text))
+
+    def embed_many(self, texts: Sequence[str]) -> npt.NDArray[np.float32]:
+        """Unit vectors for many phrases at once, one row each."""
+        return self.semantic.encoder.encode([_semantic_text(t) for t in texts])
+
     def prime(self, queries: Sequence[str]) -> None:
         """Embed many queries at once before searching them one by one."""
         self.semantic.prime([_semantic_text(q) for q in queries])
