@@ -11,14 +11,18 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from cachetools import LRUCache
+
 from service.db import SessionFactory
 from service.mapping import SkillMapper
-from taxonomies.hybrid import build_searcher
+from taxonomies.hybrid import HybridIndex, build_searcher
 from taxonomies.index import LabelIndex
-from taxonomies.model import Taxonomy
+from taxonomies.model import ConceptKind, Taxonomy
+from taxonomies.occupations import OccupationChoice, TitleSearch
 
 log = logging.getLogger(__name__)
 
@@ -36,6 +40,8 @@ class LoadedTaxonomy:
     # The skill mapper (lexical + semantic) is built on first use: embedding every label of a
     # large taxonomy takes minutes the first time, and autocomplete never needs it.
     _mapper: list[SkillMapper] = field(default_factory=list, repr=False, compare=False)
+    # Job title -> occupations, likewise built on first use.
+    _titles: list[LabelIndex | HybridIndex] = field(default_factory=list, repr=False, compare=False)
 
     def descendants(self, concept_id: str) -> frozenset[str]:
         """Every narrower concept, transitively: evidence for any of them meets `concept_id`."""
@@ -62,6 +68,11 @@ class TaxonomyCatalog:
         self._bundled: dict[str, LoadedTaxonomy] = {}
         self._stored: dict[str, LoadedTaxonomy] = {}
         self._versions: dict[tuple[str | None, str], tuple[float, str | None]] = {}
+        # Per (tenant, taxonomy version): the title search with that tenant's choices, kept
+        # until a new choice arrives (embedding the choices' titles is the costly part).
+        self._title_searches: LRUCache[
+            tuple[str, str], tuple[tuple[int, OccupationChoice | None], TitleSearch]
+        ] = LRUCache(maxsize=256)
         self._lock = asyncio.Lock()
 
     def add(self, taxonomy: Taxonomy) -> LoadedTaxonomy:
@@ -113,6 +124,36 @@ class TaxonomyCatalog:
             if not loaded._mapper:
                 loaded._mapper.append(await asyncio.to_thread(self._build_mapper, loaded))
         return loaded._mapper[0]
+
+    async def title_search(
+        self, loaded: LoadedTaxonomy, *, tenant_id: str, choices: Sequence[OccupationChoice]
+    ) -> TitleSearch:
+        """Occupations for job titles in `loaded`, informed by this tenant's earlier choices."""
+        if not loaded._titles:
+            async with self._lock:
+                if not loaded._titles:
+                    loaded._titles.append(await asyncio.to_thread(self._build_titles, loaded))
+        key = (tenant_id, loaded.version_id or loaded.taxonomy.key)
+        fingerprint = (len(choices), choices[-1] if choices else None)
+        cached = self._title_searches.get(key)
+        if cached is not None and cached[0] == fingerprint:
+            return cached[1]
+        search = await asyncio.to_thread(TitleSearch, loaded._titles[0], choices)
+        self._title_searches[key] = (fingerprint, search)
+        return search
+
+    def _build_titles(self, loaded: LoadedTaxonomy) -> LabelIndex | HybridIndex:
+        lexical = LabelIndex.build(loaded.taxonomy, kinds={ConceptKind.OCCUPATION})
+        searcher, notice = build_searcher(
+            lexical,
+            loaded.taxonomy,
+            cache_dir=self._cache_dir,
+            semantic=self._semantic,
+            profile="titles",
+        )
+        if notice:
+            log.warning("title search for %s is lexical only: %s", loaded.taxonomy.key, notice)
+        return searcher
 
     def _build_mapper(self, loaded: LoadedTaxonomy) -> SkillMapper:
         searcher, notice = build_searcher(

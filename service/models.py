@@ -483,6 +483,23 @@ class ConceptRelationRecord(SQLModel, table=True):
     weight: float | None = Field(default=None)
 
 
+class OccupationChoiceRecord(SQLModel, table=True):
+    """HR chose this occupation for a job title; the tenant's title search learns from it.
+
+    One row per choice (repeats count: they say which occupations the employer uses most).
+    """
+
+    __tablename__ = "occupation_choices"
+    __table_args__ = (Index("ix_occupation_choices_tenant_taxonomy", "tenant_id", "taxonomy_id"),)
+    id: str = Field(default_factory=new_id, primary_key=True, max_length=32)
+    tenant_id: str = _tenant()
+    taxonomy_id: str = Field(foreign_key="taxonomies.id", ondelete="CASCADE")
+    title: str = Field(max_length=500)
+    occupation_id: str = Field(max_length=500)
+    created_by: str = Field(default="", max_length=320)
+    created_at: datetime = _created()
+
+
 class MappingOverride(SQLModel, table=True):
     """HR's confirmation or correction of a phrase -> concept mapping; wins the next time."""
 

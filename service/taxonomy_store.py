@@ -20,10 +20,11 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from service import taxonomy_rows as rows
 from service.db import SessionFactory, unit_of_work
 from service.errors import BadRequest, NotFound
-from service.models import MappingOverride, TaxonomyRecord, utcnow
+from service.models import MappingOverride, OccupationChoiceRecord, TaxonomyRecord, utcnow
 from service.repositories import taxonomy as repo
-from taxonomies.model import Taxonomy
+from taxonomies.model import ConceptKind, Taxonomy
 from taxonomies.normalize import normalize
+from taxonomies.occupations import OccupationChoice
 
 # Rows per executemany: large enough to amortise round trips, small enough for steady progress.
 BATCH_SIZE = 5000
@@ -368,3 +369,58 @@ async def overrides(
         record = await _visible(session, tenant_id, taxonomy_id)
         rows = await repo.list_overrides(session, tenant_id=tenant_id, taxonomy_id=record.id)
     return {row.phrase: row.concept_id for row in rows}
+
+
+# --- occupation choices ---------------------------------------------------------------------------
+
+
+async def record_occupation_choice(
+    sessions: SessionFactory,
+    *,
+    tenant_id: str,
+    taxonomy_id: str,
+    title: str,
+    occupation_id: str,
+    created_by: str,
+) -> OccupationChoiceRecord:
+    """Remember that HR chose `occupation_id` for a job titled `title` (this tenant only)."""
+    title = " ".join(title.split())
+    if not normalize(title):
+        raise BadRequest("a job title needs at least one word")
+    limit = rows.column_limit(OccupationChoiceRecord.__table__, "title")  # type: ignore[attr-defined]
+    if limit is not None and len(title) > limit:
+        raise BadRequest(f"a job title is at most {limit} characters")
+    async with unit_of_work(sessions) as session:
+        if await repo.get_tenant(session, tenant_id) is None:
+            raise TaxonomyNotFound(f"no tenant {tenant_id}")
+        record = await _visible(session, tenant_id, taxonomy_id)
+        found = await repo.concept_kind_and_status(session, record.id, occupation_id)
+        if found is None or found[1] != "active" or found[0] != ConceptKind.OCCUPATION.value:
+            what = (
+                "not a concept"
+                if found is None
+                else "an obsolete concept"
+                if found[1] != "active"
+                else f"a {found[0]}, not an occupation,"
+            )
+            raise UnknownConcept(f"{occupation_id} is {what} of {record.name}@{record.version}")
+        choice = OccupationChoiceRecord(
+            tenant_id=tenant_id,
+            taxonomy_id=record.id,
+            title=title,
+            occupation_id=occupation_id,
+            created_by=created_by,
+        )
+        return await repo.add_occupation_choice(session, choice)
+
+
+async def occupation_choices(
+    sessions: SessionFactory, *, tenant_id: str, taxonomy_id: str
+) -> list[OccupationChoice]:
+    """The tenant's occupation choices on one version, oldest first (the latest one wins)."""
+    async with sessions() as session:
+        record = await _visible(session, tenant_id, taxonomy_id)
+        stored = await repo.list_occupation_choices(
+            session, tenant_id=tenant_id, taxonomy_id=record.id
+        )
+    return [OccupationChoice(title=c.title, occupation_id=c.occupation_id) for c in stored]

@@ -66,3 +66,29 @@ def test_occupations_ranks_titles_and_drafts_a_profile(
 def test_missing_input_is_a_usage_error(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     assert _run(["map"], tmp_path) == 2
     assert "--batch" in capsys.readouterr().err
+
+
+def test_occupations_learn_from_a_choices_file(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    choices = tmp_path / "choices.csv"
+    choices.write_text(
+        "title,occupation_id\nAccount cum Admin Executive,sp:occupation/accountant\n",
+        encoding="utf-8",
+    )
+    argv = ["occupations", "Account cum Admin Executive", "--json", "--no-semantic"]
+    assert _run(argv, tmp_path) == 0
+    [plain] = [json.loads(x) for x in capsys.readouterr().out.splitlines()]
+    assert plain["matches"][0]["concept_id"] != "sp:occupation/accountant"
+    assert _run([*argv, "--choices", str(choices)], tmp_path) == 0
+    [learned] = [json.loads(x) for x in capsys.readouterr().out.splitlines()]
+    assert learned["matches"][0] == {
+        "concept_id": "sp:occupation/accountant",
+        "label": "Accountant",
+        "score": 1.0,
+        "method": "confirmed",
+    }
+    bad = tmp_path / "bad.csv"
+    bad.write_text("title,concept\nx,y\n", encoding="utf-8")
+    assert _run([*argv, "--choices", str(bad)], tmp_path) == 2
+    assert "missing column(s) occupation_id" in capsys.readouterr().err

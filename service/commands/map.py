@@ -4,6 +4,10 @@
     skillproof map --batch phrases.txt --json          one JSON line per phrase
     skillproof occupations "Junior data analyst" [--top K] [--profile] [--json]
     skillproof occupations --batch titles.txt --json
+    skillproof occupations "Production Operator" --choices earlier.csv
+
+`--choices` reads a CSV with `title,occupation_id` columns: occupations chosen before for job
+titles, which the ranking learns from as it does from a tenant's choices in the service.
 
 The taxonomy comes from the starter package or from an ESCO CSV release (`--esco-dir`, default
 the vendor data's v1.1.1). Label vectors are cached under SKILLPROOF_DATA_DIR/cache/embeddings;
@@ -13,6 +17,7 @@ without the embedding model the commands say so and use lexical search only.
 from __future__ import annotations
 
 import argparse
+import csv
 import json
 import sys
 from pathlib import Path
@@ -24,7 +29,7 @@ from taxonomies import esco, starter
 from taxonomies.hybrid import HybridIndex, build_searcher
 from taxonomies.index import LabelIndex
 from taxonomies.model import SKILL_KINDS, ConceptKind, Taxonomy
-from taxonomies.occupations import draft_role_profile
+from taxonomies.occupations import OccupationChoice, TitleSearch, draft_role_profile
 from taxonomies.progress import Progress, StderrProgress, silent
 
 _ESCO_RELEASE = Path("taxonomies") / "esco" / "v1.1.1"
@@ -43,6 +48,12 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     _common(titles, "TITLE", "the job title to look up")
     titles.add_argument(
         "--profile", action="store_true", help="also print the best occupation's draft profile"
+    )
+    titles.add_argument(
+        "--choices",
+        type=Path,
+        metavar="CSV",
+        help="earlier choices to learn from: a CSV with title,occupation_id columns",
     )
     titles.set_defaults(handler=handle_occupations)
 
@@ -114,11 +125,15 @@ def handle_occupations(args: argparse.Namespace, settings: Settings) -> int:
     )
     _done(progress)
     _notice(notice)
+    choices = _choices(args.choices) if args.choices is not None else []
+    if choices is None:
+        return 2
+    search = TitleSearch(searcher, choices)
     if isinstance(searcher, HybridIndex):
         searcher.prime(titles)
     out = sys.stdout
     for title in titles:
-        hits = searcher.search(title, top_k=max(args.top, 0), kinds={ConceptKind.OCCUPATION})
+        hits = search.search(title, top_k=max(args.top, 0))
         rows: list[dict[str, Any]] = [
             {"concept_id": h.concept_id, "label": h.label, "score": h.score, "method": h.method}
             for h in hits
@@ -135,6 +150,25 @@ def handle_occupations(args: argparse.Namespace, settings: Settings) -> int:
         _emit(out, args.json, title, rows, extra)
     _attribution(out, args.json, taxonomy)
     return 0
+
+
+def _choices(path: Path) -> list[OccupationChoice] | None:
+    """Earlier choices from a CSV (title, occupation_id); None after saying what is wrong."""
+    try:
+        with path.open(encoding="utf-8", newline="") as handle:
+            reader = csv.DictReader(handle)
+            missing = {"title", "occupation_id"} - set(reader.fieldnames or ())
+            if missing:
+                print(f"{path}: missing column(s) {', '.join(sorted(missing))}", file=sys.stderr)
+                return None
+            return [
+                OccupationChoice(title=row["title"], occupation_id=row["occupation_id"])
+                for row in reader
+                if row["title"] and row["occupation_id"]
+            ]
+    except (OSError, UnicodeDecodeError, csv.Error) as error:
+        print(f"cannot read {path}: {error}", file=sys.stderr)
+        return None
 
 
 def _phrases(args: argparse.Namespace) -> list[str] | None:

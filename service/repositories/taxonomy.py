@@ -15,6 +15,7 @@ from service.models import (
     ConceptRecord,
     ConceptRelationRecord,
     MappingOverride,
+    OccupationChoiceRecord,
     TaxonomyRecord,
     Tenant,
 )
@@ -210,6 +211,20 @@ async def count_concepts(
     return int((await _core(session, query)).scalar_one())
 
 
+async def concept_kind_and_status(
+    session: AsyncSession, taxonomy_id: str, concept_id: str
+) -> tuple[str, str] | None:
+    """(kind, status) of one concept of a version, or None when the version has no such concept."""
+    result = await _core(
+        session,
+        sa_select(_CONCEPTS.c.kind, _CONCEPTS.c.status).where(
+            _CONCEPTS.c.taxonomy_id == taxonomy_id, _CONCEPTS.c.concept_id == concept_id
+        ),
+    )
+    row = result.first()
+    return (row.kind, row.status) if row is not None else None
+
+
 async def concept_status(session: AsyncSession, taxonomy_id: str, concept_id: str) -> str | None:
     """The status of one concept of a version, or None when the version has no such concept."""
     result = await _core(
@@ -310,5 +325,31 @@ async def list_overrides(
         select(MappingOverride)
         .where(MappingOverride.tenant_id == tenant_id, MappingOverride.taxonomy_id == taxonomy_id)
         .order_by(col(MappingOverride.phrase))
+    )
+    return list((await session.exec(query)).all())
+
+
+# --- occupation choices -------------------------------------------------------------------------
+
+
+async def add_occupation_choice(
+    session: AsyncSession, choice: OccupationChoiceRecord
+) -> OccupationChoiceRecord:
+    session.add(choice)
+    await session.flush()
+    return choice
+
+
+async def list_occupation_choices(
+    session: AsyncSession, *, tenant_id: str, taxonomy_id: str
+) -> list[OccupationChoiceRecord]:
+    """The tenant's occupation choices on one taxonomy version, oldest first."""
+    query = (
+        select(OccupationChoiceRecord)
+        .where(
+            OccupationChoiceRecord.tenant_id == tenant_id,
+            OccupationChoiceRecord.taxonomy_id == taxonomy_id,
+        )
+        .order_by(col(OccupationChoiceRecord.created_at), col(OccupationChoiceRecord.id))
     )
     return list((await session.exec(query)).all())

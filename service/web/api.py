@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from datetime import UTC, datetime
 
 from aiohttp import BodyPartReader, web
@@ -13,6 +14,8 @@ from service.sync import sync_connection
 from service.verify import Holder
 from service.web.auth import authenticate
 from service.web.keys import METRICS, RUNTIME
+from taxonomies.model import ConceptKind, Taxonomy
+from taxonomies.occupations import draft_role_profile
 
 
 async def _read_body(request: web.Request) -> bytes:
@@ -302,6 +305,134 @@ async def search_taxonomy(request: web.Request) -> web.Response:
             ],
         }
     )
+
+
+async def search_occupations(request: web.Request) -> web.Response:
+    """Occupations for a job title, best first, learning from this tenant's earlier choices."""
+    principal = await authenticate(request)
+    runtime = request.app[RUNTIME]
+    title = " ".join(request.query.get("title", "").split())
+    if not title:
+        raise BadRequest("title is required: the job title to find occupations for")
+    if len(title) > 200:
+        raise BadRequest("title is limited to 200 characters")
+    limit = _int_param(request, "limit", 10, maximum=50)
+    name = request.match_info["name"]
+    loaded = await runtime.catalog.resolve(
+        runtime.sessions, name=name, tenant_id=principal.tenant_id
+    )
+    if loaded is None:
+        raise NotFound(f"no taxonomy {name}")
+    choices = (
+        await taxonomy_store.occupation_choices(
+            runtime.sessions, tenant_id=principal.tenant_id, taxonomy_id=loaded.version_id
+        )
+        if loaded.version_id is not None
+        else []
+    )
+    search = await runtime.catalog.title_search(
+        loaded, tenant_id=principal.tenant_id, choices=choices
+    )
+    hits = await asyncio.to_thread(search.search, title, top_k=limit)
+    return web.json_response(
+        {
+            "taxonomy": _taxonomy_json(loaded.taxonomy),
+            "title": title,
+            "learned_from": search.learned,
+            "results": [
+                {
+                    "concept_id": h.concept_id,
+                    "label": h.label,
+                    "score": round(h.score, 4),
+                    "method": h.method,
+                }
+                for h in hits
+            ],
+        }
+    )
+
+
+async def post_occupation_choice(request: web.Request) -> web.Response:
+    """HR chose an occupation for a job title: {"title": ..., "occupation_id": ...}."""
+    principal = await authenticate(request)
+    runtime = request.app[RUNTIME]
+    try:
+        body = await request.json()
+    except ValueError as exc:
+        raise BadRequest("body must be JSON") from exc
+    if (
+        not isinstance(body, dict)
+        or not isinstance(body.get("title"), str)
+        or not isinstance(body.get("occupation_id"), str)
+    ):
+        raise BadRequest('expected {"title": "...", "occupation_id": "..."}')
+    name = request.match_info["name"]
+    version_id = await taxonomy_store.current_version_id(
+        runtime.sessions, name=name, tenant_id=principal.tenant_id
+    )
+    if version_id is None:
+        raise NotFound(f"no stored taxonomy {name}")
+    choice = await taxonomy_store.record_occupation_choice(
+        runtime.sessions,
+        tenant_id=principal.tenant_id,
+        taxonomy_id=version_id,
+        title=body["title"],
+        occupation_id=body["occupation_id"],
+        created_by=f"api_key:{principal.api_key_id}",
+    )
+    return web.json_response(
+        {
+            "id": choice.id,
+            "title": choice.title,
+            "occupation_id": choice.occupation_id,
+            "taxonomy_id": version_id,
+        },
+        status=201,
+    )
+
+
+async def draft_profile(request: web.Request) -> web.Response:
+    """What the taxonomy says an occupation needs: a draft role profile for HR to edit."""
+    principal = await authenticate(request)
+    runtime = request.app[RUNTIME]
+    occupation_id = request.query.get("occupation_id", "").strip()
+    if not occupation_id:
+        raise BadRequest("occupation_id is required")
+    name = request.match_info["name"]
+    loaded = await runtime.catalog.resolve(
+        runtime.sessions, name=name, tenant_id=principal.tenant_id
+    )
+    if loaded is None:
+        raise NotFound(f"no taxonomy {name}")
+    concept = loaded.taxonomy.concepts.get(occupation_id)
+    if concept is None or concept.kind is not ConceptKind.OCCUPATION:
+        raise NotFound(f"no occupation {occupation_id} in {loaded.taxonomy.key}")
+    profile = draft_role_profile(loaded.taxonomy, occupation_id)
+    return web.json_response(
+        {
+            "taxonomy": _taxonomy_json(loaded.taxonomy),
+            "occupation_id": profile.occupation_id,
+            "title": profile.title,
+            "description": profile.description,
+            "requirements": [
+                {
+                    "concept_id": r.concept_id,
+                    "label": r.label,
+                    "essential": r.essential,
+                    "weight": r.weight,
+                }
+                for r in profile.requirements
+            ],
+        }
+    )
+
+
+def _taxonomy_json(taxonomy: Taxonomy) -> dict[str, str]:
+    return {
+        "name": taxonomy.name,
+        "version": taxonomy.version,
+        "attribution": taxonomy.attribution,
+    }
 
 
 async def put_override(request: web.Request) -> web.Response:

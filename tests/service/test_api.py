@@ -297,3 +297,94 @@ async def test_hr_override_wins_the_next_time(api: Api) -> None:
     assert [(m.concept_id, m.method) for m in with_override] == [
         ("sp:skill/spreadsheet-analysis", "override")
     ]
+
+
+async def test_occupation_choices_are_learned_for_the_tenant_that_made_them(api: Api) -> None:
+    from service.models import OccupationChoiceRecord
+    from service.taxonomy_store import import_taxonomy
+    from taxonomies import starter
+
+    await import_taxonomy(api.runtime.sessions, starter.load(), tenant_id=None)
+    url = "/api/v1/taxonomies/skillproof-starter/occupations"
+    title = "Account cum Admin Executive"
+    accountant = "sp:occupation/accountant"
+
+    async def ranked(tenant: SeededTenant) -> dict[str, object]:
+        response = await api.client.get(url, params={"title": title}, headers=api.auth(tenant))
+        assert response.status == 200, await response.text()
+        body: dict[str, object] = await response.json()
+        return body
+
+    before = await ranked(api.acme)
+    results = before["results"]
+    assert isinstance(results, list)
+    assert results
+    assert results[0]["concept_id"] != accountant
+    assert before["learned_from"] == 0
+    assert "skillproof" in str(before["taxonomy"]).casefold()
+
+    choices = "/api/v1/taxonomies/skillproof-starter/occupation-choices"
+    made = await api.client.post(
+        choices, json={"title": title, "occupation_id": accountant}, headers=api.auth(api.acme)
+    )
+    assert made.status == 201, await made.text()
+
+    after = await ranked(api.acme)
+    first = after["results"][0]  # type: ignore[index]
+    assert (first["concept_id"], first["method"]) == (accountant, "confirmed")
+    assert after["learned_from"] == 1
+    other = await ranked(api.globex)
+    assert other == before, "one tenant's choices never change another tenant's ranking"
+
+    refused = [
+        await api.client.post(
+            choices,
+            json={"title": title, "occupation_id": "sp:skill/sql"},
+            headers=api.auth(api.acme),
+        ),
+        await api.client.post(
+            choices,
+            json={"title": title, "occupation_id": "sp:occupation/nope"},
+            headers=api.auth(api.acme),
+        ),
+        await api.client.post(choices, data=b"{not json", headers=api.auth(api.acme)),
+        await api.client.post(choices, json={"title": "  "}, headers=api.auth(api.acme)),
+        await api.client.post(
+            choices,
+            json={"title": " ", "occupation_id": accountant},
+            headers=api.auth(api.acme),
+        ),
+    ]
+    assert [r.status for r in refused] == [400, 400, 400, 400, 400]
+    assert all(r.content_type == PROBLEM for r in refused)
+    missing = await api.client.post(
+        "/api/v1/taxonomies/no-such-taxonomy/occupation-choices",
+        json={"title": title, "occupation_id": accountant},
+        headers=api.auth(api.acme),
+    )
+    assert missing.status == 404
+    unauthenticated = await api.client.get(url, params={"title": title})
+    assert unauthenticated.status == 401
+    async with api.runtime.sessions() as session:
+        stored = (await session.exec(select(OccupationChoiceRecord))).all()
+    assert [(c.tenant_id, c.title, c.occupation_id) for c in stored] == [
+        (api.acme.tenant_id, title, accountant)
+    ], "refused choices store nothing"
+
+
+async def test_draft_profile_for_an_occupation(api: Api) -> None:
+    url = "/api/v1/taxonomies/skillproof-starter/draft-profile"
+    response = await api.client.get(
+        url, params={"occupation_id": "sp:occupation/data-analyst"}, headers=api.auth(api.acme)
+    )
+    assert response.status == 200, await response.text()
+    body = await response.json()
+    assert body["title"] == "Data analyst"
+    essential = {r["concept_id"] for r in body["requirements"] if r["essential"]}
+    assert "sp:skill/sql" in essential
+    assert body["taxonomy"]["attribution"]
+    not_an_occupation = await api.client.get(
+        url, params={"occupation_id": "sp:skill/sql"}, headers=api.auth(api.acme)
+    )
+    assert not_an_occupation.status == 404
+    assert (await api.client.get(url, headers=api.auth(api.acme))).status == 400
