@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import TypeVar
 
+from sqlmodel import SQLModel
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from service import taxonomy_rows as rows
@@ -299,6 +300,24 @@ async def _visible(
     return record
 
 
+def _check_text(text: str, model: type[SQLModel], column: str, what: str) -> None:
+    """Refuse an empty text, or one longer than its column holds."""
+    if not text:
+        raise BadRequest(f"{what} needs at least one word")
+    limit = rows.column_limit(model.__table__, column)  # type: ignore[attr-defined]
+    if limit is not None and len(text) > limit:
+        raise BadRequest(f"{what} is at most {limit} characters")
+
+
+async def _tenant_version(
+    session: AsyncSession, tenant_id: str, taxonomy_id: str
+) -> TaxonomyRecord:
+    """A version the (existing) tenant may see, or TaxonomyNotFound."""
+    if await repo.get_tenant(session, tenant_id) is None:
+        raise TaxonomyNotFound(f"no tenant {tenant_id}")
+    return await _visible(session, tenant_id, taxonomy_id)
+
+
 # --- mapping overrides ----------------------------------------------------------------------------
 
 
@@ -318,15 +337,9 @@ async def set_override(
 ) -> str:
     """Map `phrase` to `concept_id` (None: to nothing) for this tenant; returns the stored key."""
     key = override_key(phrase)
-    if not key:
-        raise BadRequest("an override phrase needs at least one word")
-    limit = rows.column_limit(MappingOverride.__table__, "phrase")  # type: ignore[attr-defined]
-    if limit is not None and len(key) > limit:
-        raise BadRequest(f"an override phrase is at most {limit} characters")
+    _check_text(key, MappingOverride, "phrase", "an override phrase")
     async with unit_of_work(sessions) as session:
-        if await repo.get_tenant(session, tenant_id) is None:
-            raise TaxonomyNotFound(f"no tenant {tenant_id}")
-        record = await _visible(session, tenant_id, taxonomy_id)
+        record = await _tenant_version(session, tenant_id, taxonomy_id)
         if concept_id is not None:
             status = await repo.concept_status(session, record.id, concept_id)
             if status != "active":
@@ -385,15 +398,9 @@ async def record_occupation_choice(
 ) -> OccupationChoiceRecord:
     """Remember that HR chose `occupation_id` for a job titled `title` (this tenant only)."""
     title = " ".join(title.split())
-    if not normalize(title):
-        raise BadRequest("a job title needs at least one word")
-    limit = rows.column_limit(OccupationChoiceRecord.__table__, "title")  # type: ignore[attr-defined]
-    if limit is not None and len(title) > limit:
-        raise BadRequest(f"a job title is at most {limit} characters")
+    _check_text(title if normalize(title) else "", OccupationChoiceRecord, "title", "a job title")
     async with unit_of_work(sessions) as session:
-        if await repo.get_tenant(session, tenant_id) is None:
-            raise TaxonomyNotFound(f"no tenant {tenant_id}")
-        record = await _visible(session, tenant_id, taxonomy_id)
+        record = await _tenant_version(session, tenant_id, taxonomy_id)
         found = await repo.concept_kind_and_status(session, record.id, occupation_id)
         if found is None or found[1] != "active" or found[0] != ConceptKind.OCCUPATION.value:
             what = (

@@ -356,28 +356,17 @@ async def post_occupation_choice(request: web.Request) -> web.Response:
     """HR chose an occupation for a job title: {"title": ..., "occupation_id": ...}."""
     principal = await authenticate(request)
     runtime = request.app[RUNTIME]
-    try:
-        body = await request.json()
-    except ValueError as exc:
-        raise BadRequest("body must be JSON") from exc
-    if (
-        not isinstance(body, dict)
-        or not isinstance(body.get("title"), str)
-        or not isinstance(body.get("occupation_id"), str)
-    ):
+    body = await _json_body(request)
+    title, occupation_id = body.get("title"), body.get("occupation_id")
+    if not isinstance(title, str) or not isinstance(occupation_id, str):
         raise BadRequest('expected {"title": "...", "occupation_id": "..."}')
-    name = request.match_info["name"]
-    version_id = await taxonomy_store.current_version_id(
-        runtime.sessions, name=name, tenant_id=principal.tenant_id
-    )
-    if version_id is None:
-        raise NotFound(f"no stored taxonomy {name}")
+    version_id = await _stored_version(request, principal.tenant_id)
     choice = await taxonomy_store.record_occupation_choice(
         runtime.sessions,
         tenant_id=principal.tenant_id,
         taxonomy_id=version_id,
-        title=body["title"],
-        occupation_id=body["occupation_id"],
+        title=title,
+        occupation_id=occupation_id,
         created_by=f"api_key:{principal.api_key_id}",
     )
     return web.json_response(
@@ -427,6 +416,28 @@ async def draft_profile(request: web.Request) -> web.Response:
     )
 
 
+async def _json_body(request: web.Request) -> dict[str, object]:
+    """The request's JSON object, or a 400 saying what was wrong with it."""
+    try:
+        body = await request.json()
+    except ValueError as exc:
+        raise BadRequest("body must be JSON") from exc
+    if not isinstance(body, dict):
+        raise BadRequest("body must be a JSON object")
+    return body
+
+
+async def _stored_version(request: web.Request, tenant_id: str) -> str:
+    """The id of the stored version the tenant sees under the path's taxonomy name, or 404."""
+    name = request.match_info["name"]
+    version_id = await taxonomy_store.current_version_id(
+        request.app[RUNTIME].sessions, name=name, tenant_id=tenant_id
+    )
+    if version_id is None:
+        raise NotFound(f"no stored taxonomy {name}")
+    return version_id
+
+
 def _taxonomy_json(taxonomy: Taxonomy) -> dict[str, str]:
     return {
         "name": taxonomy.name,
@@ -439,26 +450,19 @@ async def put_override(request: web.Request) -> web.Response:
     """HR confirms or corrects how a phrase maps: {"phrase": ..., "concept_id": id | null}."""
     principal = await authenticate(request)
     runtime = request.app[RUNTIME]
-    try:
-        body = await request.json()
-    except ValueError as exc:
-        raise BadRequest("body must be JSON") from exc
-    if not isinstance(body, dict) or not isinstance(body.get("phrase"), str):
+    body = await _json_body(request)
+    phrase = body.get("phrase")
+    if not isinstance(phrase, str):
         raise BadRequest('expected {"phrase": "...", "concept_id": "..." or null}')
     concept_id = body.get("concept_id")
     if concept_id is not None and not isinstance(concept_id, str):
         raise BadRequest("concept_id must be a concept id or null (meaning: never map this)")
-    name = request.match_info["name"]
-    version_id = await taxonomy_store.current_version_id(
-        runtime.sessions, name=name, tenant_id=principal.tenant_id
-    )
-    if version_id is None:
-        raise NotFound(f"no stored taxonomy {name}")
+    version_id = await _stored_version(request, principal.tenant_id)
     key = await taxonomy_store.set_override(
         runtime.sessions,
         tenant_id=principal.tenant_id,
         taxonomy_id=version_id,
-        phrase=body["phrase"],
+        phrase=phrase,
         concept_id=concept_id,
         created_by=f"api_key:{principal.api_key_id}",
     )
