@@ -136,15 +136,19 @@ class TitleSearch:
             if key:
                 self._exact[key] = choice.occupation_id
         self._counts = Counter(c.occupation_id for c in usable)
-        titles = list(dict.fromkeys(normalize(c.title) for c in usable if normalize(c.title)))
+        # One entry per distinct title (as first written), with every occupation chosen for it.
+        written: dict[str, str] = {}
         chosen: dict[str, set[str]] = {}
         for choice in usable:
-            chosen.setdefault(normalize(choice.title), set()).add(choice.occupation_id)
-        self._titles = titles
-        self._title_choices = [sorted(chosen[t]) for t in titles]
+            key = normalize(choice.title)
+            if key:
+                written.setdefault(key, choice.title)
+                chosen.setdefault(key, set()).add(choice.occupation_id)
+        self._titles = list(written)
+        self._title_choices = [sorted(chosen[key]) for key in self._titles]
         self._vectors: npt.NDArray[np.float32] | None = None
-        if titles and isinstance(searcher, HybridIndex):
-            self._vectors = searcher.embed_many(titles)
+        if written and isinstance(searcher, HybridIndex):
+            self._vectors = searcher.embed_many(list(written.values()))
 
     @property
     def learned(self) -> int:
@@ -158,7 +162,8 @@ class TitleSearch:
             return hits[:top_k]
         by_id = {hit.concept_id: hit for hit in hits}
         neighbours = self._neighbours(title)
-        for occupation_id in neighbours:
+        confirmed = self._exact.get(normalize(title))
+        for occupation_id in (*neighbours, *([confirmed] if confirmed else [])):
             if occupation_id not in by_id:
                 label = self._preferred.get(occupation_id, occupation_id)
                 by_id[occupation_id] = Hit(
@@ -168,7 +173,6 @@ class TitleSearch:
                     score=0.0,
                     method="learned",
                 )
-        confirmed = self._exact.get(normalize(title))
         ranked: list[tuple[float, str, Hit]] = []
         for occupation_id, hit in by_id.items():
             boost = _PRIOR * math.log1p(self._counts.get(occupation_id, 0))

