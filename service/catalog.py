@@ -11,7 +11,6 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -22,7 +21,7 @@ from service.mapping import SkillMapper
 from taxonomies.hybrid import HybridIndex, build_searcher
 from taxonomies.index import LabelIndex
 from taxonomies.model import ConceptKind, Taxonomy
-from taxonomies.occupations import OccupationChoice, TitleSearch
+from taxonomies.occupations import TitleSearch
 
 log = logging.getLogger(__name__)
 
@@ -70,9 +69,9 @@ class TaxonomyCatalog:
         self._versions: dict[tuple[str | None, str], tuple[float, str | None]] = {}
         # Per (tenant, taxonomy version): the title search with that tenant's choices, kept
         # until a new choice arrives (embedding the choices' titles is the costly part).
-        self._title_searches: LRUCache[
-            tuple[str, str], tuple[tuple[int, OccupationChoice | None], TitleSearch]
-        ] = LRUCache(maxsize=256)
+        self._title_searches: LRUCache[tuple[str, str], tuple[tuple[int, object], TitleSearch]] = (
+            LRUCache(maxsize=256)
+        )
         self._lock = asyncio.Lock()
 
     def add(self, taxonomy: Taxonomy) -> LoadedTaxonomy:
@@ -126,20 +125,38 @@ class TaxonomyCatalog:
         return loaded._mapper[0]
 
     async def title_search(
-        self, loaded: LoadedTaxonomy, *, tenant_id: str, choices: Sequence[OccupationChoice]
+        self, sessions: SessionFactory, loaded: LoadedTaxonomy, *, tenant_id: str
     ) -> TitleSearch:
-        """Occupations for job titles in `loaded`, informed by this tenant's earlier choices."""
+        """Occupations for job titles in `loaded`, informed by this tenant's earlier choices.
+
+        The choices are read again only when a cheap stamp (count, latest) says they changed.
+        """
+        from service import taxonomy_store
+
         if not loaded._titles:
             async with self._lock:
                 if not loaded._titles:
                     loaded._titles.append(await asyncio.to_thread(self._build_titles, loaded))
-        key = (tenant_id, loaded.version_id or loaded.taxonomy.key)
-        fingerprint = (len(choices), choices[-1] if choices else None)
+        version_id = loaded.version_id
+        if version_id is None:  # the bundled starter: nothing stored, nothing chosen
+            stamp: tuple[int, object] = (0, None)
+        else:
+            stamp = await taxonomy_store.occupation_choices_stamp(
+                sessions, tenant_id=tenant_id, taxonomy_id=version_id
+            )
+        key = (tenant_id, version_id or loaded.taxonomy.key)
         cached = self._title_searches.get(key)
-        if cached is not None and cached[0] == fingerprint:
+        if cached is not None and cached[0] == stamp:
             return cached[1]
+        choices = (
+            await taxonomy_store.occupation_choices(
+                sessions, tenant_id=tenant_id, taxonomy_id=version_id
+            )
+            if version_id is not None
+            else []
+        )
         search = await asyncio.to_thread(TitleSearch, loaded._titles[0], choices)
-        self._title_searches[key] = (fingerprint, search)
+        self._title_searches[key] = (stamp, search)
         return search
 
     def _build_titles(self, loaded: LoadedTaxonomy) -> LabelIndex | HybridIndex:

@@ -341,7 +341,8 @@ async def set_override(
     async with unit_of_work(sessions) as session:
         record = await _tenant_version(session, tenant_id, taxonomy_id)
         if concept_id is not None:
-            status = await repo.concept_status(session, record.id, concept_id)
+            found = await repo.concept_kind_and_status(session, record.id, concept_id)
+            status = found[1] if found is not None else None
             if status != "active":
                 state = "an obsolete" if status else "not a"
                 raise UnknownConcept(
@@ -431,3 +432,13 @@ async def occupation_choices(
             session, tenant_id=tenant_id, taxonomy_id=record.id
         )
     return [OccupationChoice(title=c.title, occupation_id=c.occupation_id) for c in stored]
+
+
+async def occupation_choices_stamp(
+    sessions: SessionFactory, *, tenant_id: str, taxonomy_id: str
+) -> tuple[int, object]:
+    """A cheap marker that changes whenever the tenant adds a choice on this version."""
+    async with sessions() as session:
+        return await repo.occupation_choices_stamp(
+            session, tenant_id=tenant_id, taxonomy_id=taxonomy_id
+        )

@@ -225,18 +225,6 @@ async def concept_kind_and_status(
     return (row.kind, row.status) if row is not None else None
 
 
-async def concept_status(session: AsyncSession, taxonomy_id: str, concept_id: str) -> str | None:
-    """The status of one concept of a version, or None when the version has no such concept."""
-    result = await _core(
-        session,
-        sa_select(_CONCEPTS.c.status).where(
-            _CONCEPTS.c.taxonomy_id == taxonomy_id, _CONCEPTS.c.concept_id == concept_id
-        ),
-    )
-    status: str | None = result.scalar_one_or_none()
-    return status
-
-
 # --- relations ----------------------------------------------------------------------------------
 
 
@@ -353,3 +341,18 @@ async def list_occupation_choices(
         .order_by(col(OccupationChoiceRecord.created_at), col(OccupationChoiceRecord.id))
     )
     return list((await session.exec(query)).all())
+
+
+async def occupation_choices_stamp(
+    session: AsyncSession, *, tenant_id: str, taxonomy_id: str
+) -> tuple[int, Any]:
+    """(how many, when the latest was made): changes whenever a choice is added."""
+    table = OccupationChoiceRecord.__table__  # type: ignore[attr-defined]
+    result = await _core(
+        session,
+        sa_select(func.count(), func.max(table.c.created_at)).where(
+            table.c.tenant_id == tenant_id, table.c.taxonomy_id == taxonomy_id
+        ),
+    )
+    values: tuple[Any, ...] = tuple(result.one())
+    return int(values[0]), values[1]

@@ -8,6 +8,7 @@ from datetime import UTC, datetime
 from aiohttp import BodyPartReader, web
 
 from service import taxonomy_store, trust, views
+from service.catalog import LoadedTaxonomy
 from service.errors import BadRequest, NotFound, PayloadTooLarge
 from service.intake import submit_credential
 from service.sync import sync_connection
@@ -272,27 +273,17 @@ async def list_taxonomies(request: web.Request) -> web.Response:
 async def search_taxonomy(request: web.Request) -> web.Response:
     """Autocomplete over a taxonomy's preferred, alternative and hidden labels."""
     principal = await authenticate(request)
-    runtime = request.app[RUNTIME]
     query = request.query.get("q", "").strip()
     if not query:
         raise BadRequest("q is required: the text to search for")
     if len(query) > 200:
         raise BadRequest("q is limited to 200 characters")
     limit = _int_param(request, "limit", 10, maximum=50)
-    loaded = await runtime.catalog.resolve(
-        runtime.sessions, name=request.match_info["name"], tenant_id=principal.tenant_id
-    )
-    if loaded is None:
-        raise NotFound(f"no taxonomy {request.match_info['name']}")
+    loaded = await _resolved(request, principal.tenant_id)
     hits = loaded.index.search(query, top_k=limit)
-    taxonomy = loaded.taxonomy
     return web.json_response(
         {
-            "taxonomy": {
-                "name": taxonomy.name,
-                "version": taxonomy.version,
-                "attribution": taxonomy.attribution,
-            },
+            "taxonomy": _taxonomy_json(loaded.taxonomy),
             "query": query,
             "results": [
                 {
@@ -317,21 +308,9 @@ async def search_occupations(request: web.Request) -> web.Response:
     if len(title) > 200:
         raise BadRequest("title is limited to 200 characters")
     limit = _int_param(request, "limit", 10, maximum=50)
-    name = request.match_info["name"]
-    loaded = await runtime.catalog.resolve(
-        runtime.sessions, name=name, tenant_id=principal.tenant_id
-    )
-    if loaded is None:
-        raise NotFound(f"no taxonomy {name}")
-    choices = (
-        await taxonomy_store.occupation_choices(
-            runtime.sessions, tenant_id=principal.tenant_id, taxonomy_id=loaded.version_id
-        )
-        if loaded.version_id is not None
-        else []
-    )
+    loaded = await _resolved(request, principal.tenant_id)
     search = await runtime.catalog.title_search(
-        loaded, tenant_id=principal.tenant_id, choices=choices
+        runtime.sessions, loaded, tenant_id=principal.tenant_id
     )
     hits = await asyncio.to_thread(search.search, title, top_k=limit)
     return web.json_response(
@@ -383,16 +362,10 @@ async def post_occupation_choice(request: web.Request) -> web.Response:
 async def draft_profile(request: web.Request) -> web.Response:
     """What the taxonomy says an occupation needs: a draft role profile for HR to edit."""
     principal = await authenticate(request)
-    runtime = request.app[RUNTIME]
     occupation_id = request.query.get("occupation_id", "").strip()
     if not occupation_id:
         raise BadRequest("occupation_id is required")
-    name = request.match_info["name"]
-    loaded = await runtime.catalog.resolve(
-        runtime.sessions, name=name, tenant_id=principal.tenant_id
-    )
-    if loaded is None:
-        raise NotFound(f"no taxonomy {name}")
+    loaded = await _resolved(request, principal.tenant_id)
     concept = loaded.taxonomy.concepts.get(occupation_id)
     if concept is None or concept.kind is not ConceptKind.OCCUPATION:
         raise NotFound(f"no occupation {occupation_id} in {loaded.taxonomy.key}")
@@ -425,6 +398,16 @@ async def _json_body(request: web.Request) -> dict[str, object]:
     if not isinstance(body, dict):
         raise BadRequest("body must be a JSON object")
     return body
+
+
+async def _resolved(request: web.Request, tenant_id: str) -> LoadedTaxonomy:
+    """The taxonomy named in the path, as this tenant sees it, or 404."""
+    runtime = request.app[RUNTIME]
+    name = request.match_info["name"]
+    loaded = await runtime.catalog.resolve(runtime.sessions, name=name, tenant_id=tenant_id)
+    if loaded is None:
+        raise NotFound(f"no taxonomy {name}")
+    return loaded
 
 
 async def _stored_version(request: web.Request, tenant_id: str) -> str:
