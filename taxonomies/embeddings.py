@@ -419,8 +419,7 @@ def _embed_labels(
     finally:
         if handle is not None:
             handle.close()
-    norms = np.linalg.norm(sums, axis=1, keepdims=True)
-    centroids: Vectors = (sums / np.maximum(norms, 1e-12)).astype(np.float32)
+    centroids = _unit_rows(sums)
     if cached is not None and partial is not None and centres is not None:
         staged = partial.with_name(partial.name.replace(".partial.npy", ".centroids.partial.npy"))
         np.save(staged, centroids, allow_pickle=False)
@@ -445,7 +444,11 @@ def _centroids(
 ) -> Vectors:
     """One unit vector per concept: the normalised sum of its label vectors."""
     # Summed in float32 without a float32 copy of every label vector (150 MB for ESCO skills).
-    sums = np.add.reduceat(vectors, offsets[:-1], axis=0, dtype=np.float32)
+    return _unit_rows(np.add.reduceat(vectors, offsets[:-1], axis=0, dtype=np.float32))
+
+
+def _unit_rows(sums: Vectors) -> Vectors:
+    """Each row scaled to length 1 (a row of zeros stays zero)."""
     norms = np.linalg.norm(sums, axis=1, keepdims=True)
     result: Vectors = (sums / np.maximum(norms, 1e-12)).astype(np.float32)
     return result
