@@ -47,6 +47,10 @@ class Leadership:
         self._lease = lease
         self._pg_connection: AsyncConnection | None = None
         self._pg_leader = False
+        # Both jobs fire together at start-up. Unserialised, each would open a lock connection,
+        # one replacing the other mid-check: the lock is refused on the second, and the orphan
+        # holds it until the garbage collector closes it, with nobody leading meanwhile.
+        self._pg_guard = asyncio.Lock()
 
     async def check(self) -> bool:
         if is_sqlite(self._runtime.engine):
@@ -55,7 +59,8 @@ class Leadership:
                 return await runs_repo.try_take_lease(
                     session, name=LEASE_NAME, holder=self.holder, now=now, until=now + self._lease
                 )
-        return await self._check_postgres()
+        async with self._pg_guard:
+            return await self._check_postgres()
 
     async def _check_postgres(self) -> bool:
         if self._pg_leader and self._pg_connection is not None:
@@ -65,6 +70,18 @@ class Leadership:
             except Exception:  # the connection died, and the lock with it
                 log.warning("leader connection lost; competing for leadership again")
                 await self._drop_pg_connection()
+        try:
+            return await self._try_lock()
+        except Exception:
+            if self._pg_connection is None:
+                raise  # no connection could be opened: the database is down, say so
+            # A follower's idle connection dies too (a database restart, a network cut); left
+            # in place it would fail every check from now on and never take over.
+            log.warning("scheduler lock connection lost; competing again on a new one")
+            await self._drop_pg_connection()
+            return await self._try_lock()
+
+    async def _try_lock(self) -> bool:
         if self._pg_connection is None:
             connection = await self._runtime.engine.connect()
             # Autocommit: the session-level lock outlives transactions, and a leader that
@@ -83,6 +100,10 @@ class Leadership:
             async with unit_of_work(self._runtime.sessions) as session:
                 await runs_repo.release_lease(session, name=LEASE_NAME, holder=self.holder)
             return
+        async with self._pg_guard:
+            await self._release_postgres()
+
+    async def _release_postgres(self) -> None:
         if self._pg_connection is not None:
             try:
                 if self._pg_leader:

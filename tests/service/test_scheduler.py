@@ -200,6 +200,26 @@ async def test_postgres_leader_connection_is_not_left_in_a_transaction(
 
 
 @POSTGRES_ONLY
+async def test_postgres_jobs_checking_leadership_at_once_share_one_lock_connection(
+    db: Database, runtime: Runtime, contenders: Contenders
+) -> None:
+    """Both jobs fire together at start-up; their checks must not each open a lock connection.
+
+    A second connection would replace the first in the middle of a check: the lock taken on
+    one is then tried again on the other (and refused), and the orphaned connection keeps the
+    lock until the garbage collector happens to close it, with no scheduler leading meanwhile.
+    """
+    first, second = contenders.first, contenders.second
+    assert await asyncio.gather(first.check(), first.check(), first.check()) == [True] * 3
+    assert runtime.engine.pool.checkedout() == 1, "one dedicated connection holds the lock"
+    assert await first.check()
+    assert not await second.check()
+    await first.release()
+    assert runtime.engine.pool.checkedout() == 0, "released leadership returns its connection"
+    assert await second.check(), "and the lock is free at once"
+
+
+@POSTGRES_ONLY
 async def test_postgres_leadership_survives_a_lost_connection(
     db: Database, runtime: Runtime, contenders: Contenders
 ) -> None:
@@ -218,6 +238,39 @@ async def test_postgres_leadership_survives_a_lost_connection(
     assert not await first.check(), (
         "the old leader notices its connection is gone and competes again (and loses)"
     )
+
+
+@POSTGRES_ONLY
+async def test_postgres_follower_with_a_lost_connection_still_takes_over(
+    db: Database, runtime: Runtime, other_runtime: Runtime, contenders: Contenders
+) -> None:
+    """A follower's lock connection can die too (a restart of the database, a network cut)."""
+    first, second = contenders.first, contenders.second
+    assert await first.check()
+    assert not await second.check()
+    async with other_runtime.engine.connect() as connection:
+        pid = (await connection.execute(text("SELECT pg_backend_pid()"))).scalar()
+    async with runtime.engine.connect() as connection:
+        followers = (
+            await connection.execute(
+                text(
+                    "SELECT pid FROM pg_stat_activity WHERE datname = current_database()"
+                    " AND pid <> pg_backend_pid() AND pid <> :mine AND pid <> :leader"
+                ),
+                {"mine": pid, "leader": await _advisory_holder_pid(runtime)},
+            )
+        ).scalars()
+        for follower in followers:
+            await connection.execute(text("SELECT pg_terminate_backend(:pid)"), {"pid": follower})
+    await first.release()
+
+    outcomes = []
+    for _ in range(3):  # a check may report the loss; it must not keep failing on it
+        try:
+            outcomes.append(await second.check())
+        except Exception as error:  # noqa: BLE001 - the outcome is what is being tested
+            outcomes.append(type(error).__name__)
+    assert outcomes[-1] is True, f"the follower never recovered: {outcomes}"
 
 
 # Jobs do nothing on a follower --------------------------------------------------------------
