@@ -25,10 +25,14 @@ async def _read_body(request: web.Request) -> bytes:
         raise PayloadTooLarge(
             f"credential is {request.content_length} bytes; the limit is {limit} bytes"
         )
-    body = await request.content.read(limit + 1)
-    if len(body) > limit:
-        raise PayloadTooLarge(f"credential is larger than the limit of {limit} bytes")
-    return body
+    # StreamReader.read(n) returns what has arrived so far, not n bytes: read to the end (or
+    # past the limit), or a large upload would be stored cut short under its own SHA-256.
+    body = bytearray()
+    while chunk := await request.content.read(limit + 1 - len(body)):
+        body.extend(chunk)
+        if len(body) > limit:
+            raise PayloadTooLarge(f"credential is larger than the limit of {limit} bytes")
+    return bytes(body)
 
 
 async def post_credential(request: web.Request) -> web.Response:
@@ -173,16 +177,19 @@ async def verify_credential(request: web.Request) -> web.Response:
 
 async def _multipart_file(request: web.Request) -> tuple[bytes, str | None]:
     limit = request.app[RUNTIME].settings.max_credential_bytes
-    reader = await request.multipart()
-    async for part in reader:
-        if not isinstance(part, BodyPartReader) or part.filename is None:
-            continue
-        chunks = bytearray()
-        while chunk := await part.read_chunk():
-            chunks.extend(chunk)
-            if len(chunks) > limit:
-                raise PayloadTooLarge(f"upload is larger than the limit of {limit} bytes")
-        return bytes(chunks), part.headers.get("Content-Type")
+    try:
+        reader = await request.multipart()
+        async for part in reader:
+            if not isinstance(part, BodyPartReader) or part.filename is None:
+                continue
+            chunks = bytearray()
+            while chunk := await part.read_chunk():
+                chunks.extend(chunk)
+                if len(chunks) > limit:
+                    raise PayloadTooLarge(f"upload is larger than the limit of {limit} bytes")
+            return bytes(chunks), part.headers.get("Content-Type")
+    except ValueError as error:  # how aiohttp reports a malformed multipart body
+        raise BadRequest(f"malformed multipart body: {error}") from error
     raise BadRequest("multipart body has no file part")
 
 

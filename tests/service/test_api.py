@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import asyncio
+import hashlib
 import io
+import json
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -125,6 +128,74 @@ async def test_bad_credentials_are_refused_clearly_and_store_nothing(
     async with api.runtime.sessions() as session:
         events = (await session.exec(select(func.count()).select_from(AuditEvent))).one()
     assert events == 0
+
+
+@pytest.mark.parametrize("chunked", [False, True], ids=["content-length", "chunked"])
+async def test_a_large_credential_arriving_in_pieces_is_stored_whole(
+    api: Api, chunked: bool
+) -> None:
+    """The body reaches the server in pieces; all of it is stored, under its own SHA-256."""
+    credential = {
+        "@context": ["https://www.w3.org/ns/credentials/v2"],
+        "type": ["VerifiableCredential", "OpenBadgeCredential"],
+        "issuer": "did:example:issuer",
+        "credentialSubject": {"description": "x" * 180_000},
+    }
+    body = json.dumps(credential).encode()
+    assert 180_000 < len(body) <= 200_000, "just under the fixture's limit"
+
+    async def pieces() -> AsyncIterator[bytes]:
+        for start in range(0, len(body), 16_384):
+            yield body[start : start + 16_384]
+            await asyncio.sleep(0.005)  # the server reads while the rest is still on its way
+
+    headers = {**api.auth(api.acme), "Content-Type": "application/json"}
+    if not chunked:
+        headers["Content-Length"] = str(len(body))
+    response = await api.client.post(
+        f"/api/v1/applications/{api.acme.application_id}/credentials",
+        data=pieces(),
+        headers=headers,
+    )
+    assert response.status == 201, await response.text()
+    async with api.runtime.sessions() as session:
+        [stored] = (await session.exec(select(RawCredential))).all()
+    assert stored.content == body, f"stored {len(stored.content)} of {len(body)} bytes"
+    assert stored.sha256 == hashlib.sha256(body).hexdigest()
+
+
+async def test_a_chunked_body_over_the_limit_is_refused(api: Api) -> None:
+    async def pieces() -> AsyncIterator[bytes]:
+        for _ in range(20):
+            yield b"x" * 16_384
+            await asyncio.sleep(0.005)
+
+    response = await api.client.post(
+        f"/api/v1/applications/{api.acme.application_id}/credentials",
+        data=pieces(),
+        headers={**api.auth(api.acme), "Content-Type": "application/json"},
+    )
+    assert response.status == 413, await response.text()
+    assert await _stored(api.runtime) == 0
+
+
+@pytest.mark.parametrize(
+    ("content_type", "body"),
+    [
+        ("multipart/form-data; boundary=xyz", b'{"not": "multipart"}'),
+        ("multipart/form-data", b"abc"),
+    ],
+    ids=["no-starting-boundary", "no-boundary-parameter"],
+)
+async def test_a_malformed_multipart_upload_is_a_bad_request(
+    api: Api, content_type: str, body: bytes
+) -> None:
+    response = await api.client.post(
+        "/api/v1/verify", data=body, headers={**api.auth(api.acme), "Content-Type": content_type}
+    )
+    assert response.status == 400, await response.text()
+    assert response.content_type == PROBLEM
+    assert "multipart" in (await response.json())["detail"]
 
 
 async def test_unknown_route_is_a_problem_document(api: Api) -> None:
