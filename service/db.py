@@ -33,17 +33,24 @@ SessionFactory = async_sessionmaker[AsyncSession]
 
 
 def create_engine(database_url: str, *, echo: bool = False) -> AsyncEngine:
-    """Build the engine; on SQLite every connection gets WAL, foreign keys and a busy timeout."""
+    """Build the engine; on SQLite every connection gets WAL, foreign keys and a busy timeout.
+
+    Statement parameters are kept out of error messages (`hide_parameters`): a failed insert
+    would otherwise log a raw credential or an encrypted ATS secret with its exception.
+    """
     url = make_url(database_url)
     if url.get_backend_name() == "sqlite":
         if url.database and url.database != ":memory:":
             Path(url.database).parent.mkdir(parents=True, exist_ok=True)
         engine = create_async_engine(
-            url, echo=echo, connect_args={"timeout": SQLITE_BUSY_TIMEOUT_MS / 1000}
+            url,
+            echo=echo,
+            hide_parameters=True,
+            connect_args={"timeout": SQLITE_BUSY_TIMEOUT_MS / 1000},
         )
         _configure_sqlite(engine)
         return engine
-    return create_async_engine(url, echo=echo, pool_pre_ping=True)
+    return create_async_engine(url, echo=echo, hide_parameters=True, pool_pre_ping=True)
 
 
 def _configure_sqlite(engine: AsyncEngine) -> None:

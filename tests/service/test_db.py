@@ -48,6 +48,16 @@ async def test_foreign_keys_are_enforced(db: Database) -> None:
             session.add(Candidate(tenant_id="0" * 32, display_name="Nobody"))
 
 
+async def test_database_errors_never_carry_the_values_written(db: Database) -> None:
+    """An error is logged with its message; the values (a raw credential, say) stay out of it."""
+    secret = "raw-credential-proofValue-z2QqZBSqcJjydA9q"
+    with pytest.raises(IntegrityError) as failure:
+        async with unit_of_work(db.sessions) as session:
+            session.add(Candidate(tenant_id="0" * 32, display_name=secret))
+    assert "INSERT INTO candidate" in str(failure.value), "the statement is still named"
+    assert secret not in str(failure.value), str(failure.value)
+
+
 async def test_deleting_a_tenant_cascades(db: Database) -> None:
     async with unit_of_work(db.sessions) as session:
         tenant = Tenant(slug="acme", name="Acme")
