@@ -30,9 +30,10 @@ def create_app(
     sandbox_ats: web.Application | None = None,
 ) -> web.Application:
     app = web.Application(
-        middlewares=[request_context, security_headers],
+        middlewares=[request_context],
         client_max_size=settings.max_credential_bytes + BODY_HEADROOM,
     )
+    app.on_response_prepare.append(security_headers)
     app[SETTINGS] = settings
     registry = CollectorRegistry()
     app[REGISTRY] = registry

@@ -61,6 +61,10 @@ async def api_key_by_prefix(session: AsyncSession, prefix: str) -> ApiKey | None
     return (await session.exec(select(ApiKey).where(ApiKey.prefix == prefix))).first()
 
 
+async def api_key_by_id(session: AsyncSession, key_id: str) -> ApiKey | None:
+    return await session.get(ApiKey, key_id)
+
+
 async def add_connection(session: AsyncSession, connection: Connection) -> Connection:
     session.add(connection)
     await session.flush()

@@ -4,11 +4,15 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import re
 import secrets
 from dataclasses import dataclass
 
 KEY_PREFIX = "sp_"
 PREFIX_CHARS = 8
+# What `generate` can produce (token_urlsafe's alphabet); anything else is not a key and is
+# refused before it reaches the database.
+_KEY_SHAPE = re.compile(r"sp_[A-Za-z0-9_-]{16,64}")
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)
@@ -33,7 +37,7 @@ def generate(*, pepper: str) -> NewApiKey:
 
 
 def prefix_of(token: str) -> str | None:
-    if not token.startswith(KEY_PREFIX) or len(token) < len(KEY_PREFIX) + PREFIX_CHARS + 8:
+    if not _KEY_SHAPE.fullmatch(token):
         return None
     return token[: len(KEY_PREFIX) + PREFIX_CHARS]
 

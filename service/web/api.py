@@ -214,10 +214,7 @@ async def list_trusted_issuers(request: web.Request) -> web.Response:
 
 async def add_trusted_issuer(request: web.Request) -> web.Response:
     principal = await authenticate(request)
-    try:
-        body = await request.json()
-    except ValueError as exc:
-        raise BadRequest("body must be JSON") from exc
+    body = await _json_body(request)
     entry = await trust.add_issuer(
         request.app[RUNTIME],
         tenant_id=principal.tenant_id,
@@ -404,7 +401,19 @@ async def _json_body(request: web.Request) -> dict[str, object]:
         raise BadRequest("body must be JSON") from exc
     if not isinstance(body, dict):
         raise BadRequest("body must be a JSON object")
+    if _has_nul(body):
+        raise BadRequest("body contains a NUL character (\\u0000), which no field accepts")
     return body
+
+
+def _has_nul(value: object) -> bool:
+    if isinstance(value, str):
+        return "\x00" in value
+    if isinstance(value, dict):
+        return any(_has_nul(k) or _has_nul(v) for k, v in value.items())
+    if isinstance(value, list):
+        return any(_has_nul(item) for item in value)
+    return False
 
 
 async def _resolved(request: web.Request, tenant_id: str) -> LoadedTaxonomy:

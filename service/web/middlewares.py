@@ -10,7 +10,7 @@ from typing import Any
 from aiohttp import web
 from aiohttp.typedefs import Handler
 
-from service.errors import ServiceError
+from service.errors import BadRequest, ServiceError
 from service.logs import bind
 from service.web.keys import METRICS
 
@@ -37,6 +37,9 @@ async def request_context(request: web.Request, handler: Handler) -> web.StreamR
     with bind(request_id=request_id, method=request.method, route=route):
         passthrough: web.HTTPException | None = None
         try:
+            if "\x00" in request.path or any("\x00" in v for v in request.query.values()):
+                # Never part of a real name, id or query, and PostgreSQL text cannot hold it.
+                raise BadRequest("the request's path or query contains a NUL character")
             response = await handler(request)
         except web.HTTPException as exc:
             if exc.status < 400:  # redirects travel as exceptions and must stay raised
@@ -77,10 +80,14 @@ def _http_problem(exc: web.HTTPException) -> web.Response:
     return problem(exc.status, exc.reason, detail)
 
 
-@web.middleware
-async def security_headers(request: web.Request, handler: Handler) -> web.StreamResponse:
-    response = await handler(request)
-    response.headers.setdefault("X-Content-Type-Options", "nosniff")
-    response.headers.setdefault("Referrer-Policy", "no-referrer")
-    response.headers.setdefault("X-Frame-Options", "DENY")
-    return response
+_SECURITY_HEADERS = {
+    "X-Content-Type-Options": "nosniff",
+    "Referrer-Policy": "no-referrer",
+    "X-Frame-Options": "DENY",
+}
+
+
+async def security_headers(request: web.Request, response: web.StreamResponse) -> None:
+    """An `on_response_prepare` hook: every response gets them, errors and redirects included."""
+    for name, value in _SECURITY_HEADERS.items():
+        response.headers.setdefault(name, value)

@@ -8,6 +8,7 @@ import io
 import json
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
 
 import aiohttp
@@ -17,7 +18,8 @@ from aiohttp.test_utils import TestClient
 from sqlmodel import func, select
 
 from service.app import create_app
-from service.models import AuditEvent, RawCredential
+from service.db import unit_of_work
+from service.models import ApiKey, AuditEvent, RawCredential
 from service.runtime import Runtime, open_runtime
 from tests.conftest import Database
 from tests.service.support import SeededTenant, make_settings, seed_tenant
@@ -213,6 +215,78 @@ async def test_pages_require_sign_in_and_sign_in_works(api: Api) -> None:
     good = await api.client.post("/login", data={"key": api.acme.api_key})
     assert good.status == 200
     assert "Applications" in await good.text()
+
+
+async def test_a_session_ends_when_its_api_key_is_revoked(api: Api) -> None:
+    signed_in = await api.client.post("/login", data={"key": api.acme.api_key})
+    assert signed_in.status == 200
+    assert (await api.client.get("/api/v1/applications")).status == 200, "the cookie works"
+
+    async with unit_of_work(api.runtime.sessions) as session:
+        mine = select(ApiKey).where(ApiKey.tenant_id == api.acme.tenant_id)
+        [key] = (await session.exec(mine)).all()
+        key.revoked_at = datetime.now(UTC)
+        session.add(key)
+
+    response = await api.client.get("/api/v1/applications")
+    assert response.status == 401, "a revoked key's session must not outlive it"
+    created = await api.client.post(
+        "/api/v1/trusted-issuers", json={"issuer_id": "did:key:z6MkLate", "tier": "platform"}
+    )
+    assert created.status == 401
+    page = await api.client.get("/", allow_redirects=False)
+    assert (page.status, page.headers["Location"]) == (303, "/login")
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "body"),
+    [
+        ("GET", "/api/v1/applications/a%00b", None),
+        ("GET", "/applications/a%00b", None),
+        ("POST", "/api/v1/connections/a%00b/sync", None),
+        ("DELETE", "/api/v1/trusted-issuers/a%00b", None),
+        ("GET", "/api/v1/taxonomies/skillproof-starter/search?q=sq%00l", None),
+        ("POST", "/api/v1/trusted-issuers", {"issuer_id": "did:key:\u0000x", "tier": "platform"}),
+        ("POST", "/api/v1/trusted-issuers", {"issuer_id": "did:key:z", "name": "a\u0000"}),
+        ("PUT", "/api/v1/taxonomies/skillproof-starter/overrides", {"phrase": "a\u0000b"}),
+        (
+            "POST",
+            "/api/v1/taxonomies/skillproof-starter/occupation-choices",
+            {"title": "Nurse\u0000", "occupation_id": "x"},
+        ),
+    ],
+)
+async def test_a_nul_character_is_a_bad_request_and_changes_nothing(
+    api: Api, method: str, path: str, body: dict[str, str] | None
+) -> None:
+    """PostgreSQL text cannot hold NUL: refused up front, it is a 400 on either database."""
+    response = await api.client.request(method, path, json=body, headers=api.auth(api.acme))
+    assert response.status == 400, await response.text()
+    assert response.content_type == PROBLEM
+    assert "NUL" in (await response.json())["detail"]
+    async with api.runtime.sessions() as session:
+        events = (await session.exec(select(func.count()).select_from(AuditEvent))).one()
+    assert events == 0
+
+
+async def test_a_key_with_a_nul_character_is_simply_not_a_key(api: Api) -> None:
+    page = await api.client.post("/login", data={"key": "sp_ab\u0000cd_xxxxxxxxxxxxxxxxxxxxx"})
+    assert page.status == 401
+    assert "not valid" in await page.text()
+
+
+async def test_every_response_carries_the_security_headers(api: Api) -> None:
+    responses = [
+        await api.client.get("/healthz"),
+        await api.client.get("/api/v1/applications"),  # 401
+        await api.client.get("/api/v1/nope", headers=api.auth(api.acme)),  # 404
+        await api.client.get("/", allow_redirects=False),  # 303 to /login
+        await api.client.get("/login"),
+    ]
+    for response in responses:
+        assert response.headers.get("X-Content-Type-Options") == "nosniff", response.status
+        assert response.headers.get("X-Frame-Options") == "DENY", response.status
+        assert response.headers.get("Referrer-Policy") == "no-referrer", response.status
 
 
 async def test_trust_registry_is_per_tenant(api: Api) -> None:
