@@ -49,8 +49,46 @@ def create_engine(database_url: str, *, echo: bool = False) -> AsyncEngine:
             connect_args={"timeout": SQLITE_BUSY_TIMEOUT_MS / 1000},
         )
         _configure_sqlite(engine)
-        return engine
-    return create_async_engine(url, echo=echo, hide_parameters=True, pool_pre_ping=True)
+    else:
+        engine = create_async_engine(url, echo=echo, hide_parameters=True, pool_pre_ping=True)
+    _scrub_nul_characters(engine)
+    return engine
+
+
+# What a NUL character in text becomes on the way to the database: U+FFFD, the replacement
+# character, visible as such on a page.
+NUL_REPLACEMENT = "\ufffd"
+
+
+def _scrub_nul_characters(engine: AsyncEngine) -> None:
+    """Text parameters lose NUL characters, on both databases alike.
+
+    PostgreSQL cannot store U+0000 in text and fails the whole statement. Outside text can carry
+    one anywhere (a credential's achievement name, an ATS's candidate field): one such string
+    must not make an upload or a sync fail on every retry. Raw credentials are bytes and are
+    stored untouched; what is derived from them for display and search carries the replacement.
+    """
+
+    def clean(params: Any) -> Any:
+        if isinstance(params, dict):
+            return {k: _without_nul(v) for k, v in params.items()}
+        if isinstance(params, list | tuple):
+            return type(params)(_without_nul(v) for v in params)
+        return params
+
+    @event.listens_for(engine.sync_engine, "before_cursor_execute", retval=True)
+    def _before(
+        _conn: Any, _cursor: Any, statement: str, parameters: Any, _context: Any, many: bool
+    ) -> tuple[str, Any]:
+        if many and isinstance(parameters, list | tuple):
+            return statement, type(parameters)(clean(p) for p in parameters)
+        return statement, clean(parameters)
+
+
+def _without_nul(value: Any) -> Any:
+    if isinstance(value, str) and "\x00" in value:
+        return value.replace("\x00", NUL_REPLACEMENT)
+    return value
 
 
 def _configure_sqlite(engine: AsyncEngine) -> None:

@@ -166,6 +166,34 @@ async def test_a_large_credential_arriving_in_pieces_is_stored_whole(
     assert stored.sha256 == hashlib.sha256(body).hexdigest()
 
 
+async def test_a_credential_with_a_nul_character_is_stored_and_evaluated(api: Api) -> None:
+    """JSON may escape U+0000 anywhere; PostgreSQL text cannot hold it. Nothing may fail on it."""
+    credential = {
+        "@context": ["https://www.w3.org/ns/credentials/v2"],
+        "type": ["VerifiableCredential", "OpenBadgeCredential"],
+        "issuer": {"id": "did:example:issuer\u0000", "name": "Issuer\u0000"},
+        "credentialSubject": {"achievement": {"name": "SQL\u0000 basics"}},
+    }
+    body = json.dumps(credential).encode()
+    response = await api.client.post(
+        f"/api/v1/applications/{api.acme.application_id}/credentials",
+        data=body,
+        headers={**api.auth(api.acme), "Content-Type": "application/json"},
+    )
+    assert response.status == 201, await response.text()
+    async with api.runtime.sessions() as session:
+        [stored] = (await session.exec(select(RawCredential))).all()
+    assert stored.content == body, "the raw credential is kept exactly as received"
+    detail = await api.client.get(
+        f"/api/v1/applications/{api.acme.application_id}", headers=api.auth(api.acme)
+    )
+    assert detail.status == 200, await detail.text()
+    again = await api.client.post(
+        f"/api/v1/applications/{api.acme.application_id}/evaluate", headers=api.auth(api.acme)
+    )
+    assert again.status == 200, await again.text()
+
+
 async def test_a_chunked_body_over_the_limit_is_refused(api: Api) -> None:
     async def pieces() -> AsyncIterator[bytes]:
         for _ in range(20):

@@ -58,6 +58,17 @@ async def test_database_errors_never_carry_the_values_written(db: Database) -> N
     assert secret not in str(failure.value), str(failure.value)
 
 
+async def test_text_with_a_nul_character_is_stored_with_a_replacement(db: Database) -> None:
+    async with unit_of_work(db.sessions) as session:
+        tenant = Tenant(slug="acme", name="Acme\x00 Ltd")
+        session.add(tenant)
+    async with db.sessions() as session:
+        stored = (await session.exec(select(Tenant))).one()
+        found = (await session.exec(select(Tenant).where(Tenant.name == "Acme\x00 Ltd"))).all()
+    assert stored.name == "Acme\ufffd Ltd"
+    assert found == [stored], "a lookup with the same text finds it"
+
+
 async def test_deleting_a_tenant_cascades(db: Database) -> None:
     async with unit_of_work(db.sessions) as session:
         tenant = Tenant(slug="acme", name="Acme")
