@@ -348,15 +348,14 @@ async def set_override(
                 raise UnknownConcept(
                     f"{concept_id} is {state} concept of {record.name}@{record.version}"
                 )
-        override = await repo.find_override(
-            session, tenant_id=tenant_id, taxonomy_id=record.id, phrase=key
+        await repo.put_override(
+            session,
+            tenant_id=tenant_id,
+            taxonomy_id=record.id,
+            phrase=key,
+            concept_id=concept_id,
+            created_by=created_by,
         )
-        if override is None:
-            override = MappingOverride(tenant_id=tenant_id, taxonomy_id=record.id, phrase=key)
-        override.concept_id = concept_id
-        override.created_by = created_by
-        override.created_at = utcnow()
-        await repo.save_override(session, override)
     return key
 
 

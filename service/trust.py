@@ -46,11 +46,6 @@ async def add_issuer(runtime: Runtime, *, tenant_id: str, body: Any, actor: str)
     if not isinstance(name, str) or not isinstance(notes, str):
         raise BadRequest("name and notes must be strings")
     async with unit_of_work(runtime.sessions) as session:
-        existing = {
-            r.issuer_id for r in await tenancy.trusted_issuers(session, tenant_id=tenant_id)
-        }
-        if issuer_id.strip() in existing:
-            raise Conflict(f"{issuer_id} is already in the trust registry")
         row = await tenancy.add_trusted_issuer(
             session,
             tenant_id=tenant_id,
@@ -59,6 +54,8 @@ async def add_issuer(runtime: Runtime, *, tenant_id: str, body: Any, actor: str)
             tier=str(tier),
             notes=notes[:2000],
         )
+        if row is None:
+            raise Conflict(f"{issuer_id} is already in the trust registry")
         await audit.append(
             session,
             tenant_id=tenant_id,

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 
+from sqlalchemy.exc import IntegrityError
 from sqlmodel import col, delete, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
@@ -23,18 +24,14 @@ async def store_raw(
 ) -> tuple[RawCredential, bool]:
     """Insert the bytes as received; the same bytes for the same application are stored once.
 
-    Returns the row and whether it is new.
+    Returns the row and whether it is new. Two requests with the same bytes can both find
+    nothing stored; the unique key then refuses the second insert inside its own savepoint, so
+    that request gets the first one's row (not new) and its transaction carries on.
     """
     digest = hashlib.sha256(content).hexdigest()
-    existing = (
-        await session.exec(
-            select(RawCredential).where(
-                RawCredential.tenant_id == tenant_id,
-                RawCredential.application_id == application_id,
-                RawCredential.sha256 == digest,
-            )
-        )
-    ).first()
+    existing = await _find_raw(
+        session, tenant_id=tenant_id, application_id=application_id, sha256=digest
+    )
     if existing is not None:
         return existing, False
     row = RawCredential(
@@ -47,9 +44,32 @@ async def store_raw(
         content=content,
         sha256=digest,
     )
-    session.add(row)
-    await session.flush()
+    try:
+        async with session.begin_nested():
+            session.add(row)
+            await session.flush()
+    except IntegrityError:
+        existing = await _find_raw(
+            session, tenant_id=tenant_id, application_id=application_id, sha256=digest
+        )
+        if existing is None:
+            raise
+        return existing, False
     return row, True
+
+
+async def _find_raw(
+    session: AsyncSession, *, tenant_id: str, application_id: str | None, sha256: str
+) -> RawCredential | None:
+    return (
+        await session.exec(
+            select(RawCredential).where(
+                RawCredential.tenant_id == tenant_id,
+                RawCredential.application_id == application_id,
+                RawCredential.sha256 == sha256,
+            )
+        )
+    ).first()
 
 
 async def raw_for_application(

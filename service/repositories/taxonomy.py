@@ -5,7 +5,18 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
-from sqlalchemy import CursorResult, Executable, Row, Table, delete, func, insert, or_, update
+from sqlalchemy import (
+    Column,
+    CursorResult,
+    Executable,
+    Row,
+    Table,
+    delete,
+    func,
+    insert,
+    or_,
+    update,
+)
 from sqlalchemy import select as sa_select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlmodel import col, select
@@ -18,6 +29,8 @@ from service.models import (
     OccupationChoiceRecord,
     TaxonomyRecord,
     Tenant,
+    new_id,
+    utcnow,
 )
 
 # Role templates have no table of their own: each is its occupation concept plus the
@@ -31,6 +44,7 @@ _IN_CHUNK = 500
 
 _CONCEPTS: Table = ConceptRecord.__table__  # type: ignore[attr-defined]
 _RELATIONS: Table = ConceptRelationRecord.__table__  # type: ignore[attr-defined]
+_OVERRIDES: Table = MappingOverride.__table__  # type: ignore[attr-defined]
 _UPDATABLE_CONCEPT_COLUMNS = (
     "kind",
     "preferred_label",
@@ -143,22 +157,30 @@ async def upsert_concepts(session: AsyncSession, rows: Sequence[Mapping[str, Any
     if not rows:
         return
     connection = await session.connection()
-    key = [_CONCEPTS.c.taxonomy_id, _CONCEPTS.c.concept_id]
-    # Both backends take the same ON CONFLICT upsert, built by each dialect's own insert().
-    statement: postgresql.Insert | sqlite.Insert
-    if connection.dialect.name == "postgresql":
-        pg = postgresql.insert(_CONCEPTS)
-        statement = pg.on_conflict_do_update(
-            index_elements=key, set_={c: pg.excluded[c] for c in _UPDATABLE_CONCEPT_COLUMNS}
-        )
-    elif connection.dialect.name == "sqlite":
-        lite = sqlite.insert(_CONCEPTS)
-        statement = lite.on_conflict_do_update(
-            index_elements=key, set_={c: lite.excluded[c] for c in _UPDATABLE_CONCEPT_COLUMNS}
-        )
-    else:
-        raise NotImplementedError(f"no upsert for the {connection.dialect.name} dialect")
+    statement = _upsert(
+        connection.dialect.name,
+        _CONCEPTS,
+        [_CONCEPTS.c.taxonomy_id, _CONCEPTS.c.concept_id],
+        _UPDATABLE_CONCEPT_COLUMNS,
+    )
     await connection.execute(statement, list(rows))
+
+
+def _upsert(
+    dialect: str, table: Table, key: Sequence[Column[Any]], updatable: Iterable[str]
+) -> postgresql.Insert | sqlite.Insert:
+    """INSERT ... ON CONFLICT (key) DO UPDATE: both backends take it, built by each dialect."""
+    if dialect == "postgresql":
+        pg = postgresql.insert(table)
+        return pg.on_conflict_do_update(
+            index_elements=key, set_={c: pg.excluded[c] for c in updatable}
+        )
+    if dialect == "sqlite":
+        lite = sqlite.insert(table)
+        return lite.on_conflict_do_update(
+            index_elements=key, set_={c: lite.excluded[c] for c in updatable}
+        )
+    raise NotImplementedError(f"no upsert for the {dialect} dialect")
 
 
 async def mark_obsolete(session: AsyncSession, taxonomy_id: str, concept_ids: Iterable[str]) -> int:
@@ -294,10 +316,38 @@ async def find_override(
     return (await session.exec(query)).first()
 
 
-async def save_override(session: AsyncSession, override: MappingOverride) -> MappingOverride:
-    session.add(override)
-    await session.flush()
-    return override
+async def put_override(
+    session: AsyncSession,
+    *,
+    tenant_id: str,
+    taxonomy_id: str,
+    phrase: str,
+    concept_id: str | None,
+    created_by: str,
+) -> None:
+    """Insert or replace the tenant's override of `phrase` in one statement.
+
+    A PUT is idempotent: requests that all find no override yet cannot race to insert it, the
+    later ones update the row the first made (an existing row keeps its id).
+    """
+    connection = await session.connection()
+    statement = _upsert(
+        connection.dialect.name,
+        _OVERRIDES,
+        [_OVERRIDES.c.tenant_id, _OVERRIDES.c.taxonomy_id, _OVERRIDES.c.phrase],
+        ("concept_id", "created_by", "created_at"),
+    )
+    await connection.execute(
+        statement.values(
+            id=new_id(),
+            tenant_id=tenant_id,
+            taxonomy_id=taxonomy_id,
+            phrase=phrase,
+            concept_id=concept_id,
+            created_by=created_by,
+            created_at=utcnow(),
+        )
+    )
 
 
 async def delete_override(session: AsyncSession, override: MappingOverride) -> None:

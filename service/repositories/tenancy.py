@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
+from sqlalchemy.exc import IntegrityError
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
@@ -104,10 +105,29 @@ async def trusted_issuers(session: AsyncSession, *, tenant_id: str) -> list[Trus
 
 async def add_trusted_issuer(
     session: AsyncSession, *, tenant_id: str, issuer_id: str, name: str, tier: str, notes: str = ""
-) -> TrustedIssuer:
+) -> TrustedIssuer | None:
+    """Add an issuer to the tenant's registry; None when the registry already has it.
+
+    The unique (tenant_id, issuer_id) key decides, so two requests adding the same issuer at
+    once store one entry; the refused insert is undone in its own savepoint and the caller's
+    transaction stays usable.
+    """
     row = TrustedIssuer(tenant_id=tenant_id, issuer_id=issuer_id, name=name, tier=tier, notes=notes)
-    session.add(row)
-    await session.flush()
+    try:
+        async with session.begin_nested():
+            session.add(row)
+            await session.flush()
+    except IntegrityError:
+        existing = (
+            await session.exec(
+                select(TrustedIssuer).where(
+                    TrustedIssuer.tenant_id == tenant_id, TrustedIssuer.issuer_id == issuer_id
+                )
+            )
+        ).first()
+        if existing is None:
+            raise
+        return None
     return row
 
 
