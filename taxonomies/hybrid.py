@@ -138,7 +138,10 @@ class HybridIndex:
                     fused[index] = max(fused[index], weights.whole_label * hit.score)
                 methods[index] = "fused"
         rounded = np.round(fused, 4)
-        order = sorted(range(len(ids)), key=lambda i: (-rounded[i], ids[i]))[:top_k]
+        # A candidate with nothing in its favour (no word in common, a cosine under the floor)
+        # is not an answer, however short the list.
+        scored = [i for i in range(len(ids)) if rounded[i] > 0]
+        order = sorted(scored, key=lambda i: (-rounded[i], ids[i]))[:top_k]
         hits = []
         for index in order:
             cid: str = ids[index]

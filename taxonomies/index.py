@@ -224,7 +224,8 @@ class LabelIndex:
                 if current is None or entry[:2] > current[:2]:
                     best[concept] = entry
         ranked = sorted(
-            best.items(), key=lambda item: (-item[1][0], -item[1][1], self.concept_ids[item[0]])
+            ((concept, entry) for concept, entry in best.items() if entry[0] > 0),
+            key=lambda item: (-item[1][0], -item[1][1], self.concept_ids[item[0]]),
         )
         return [
             Hit(

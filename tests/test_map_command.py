@@ -63,6 +63,33 @@ def test_occupations_ranks_titles_and_drafts_a_profile(
     assert ["sp:skill/sql", "SQL"] in line["profile"]["essential"]
 
 
+def test_an_unrelated_title_gets_no_zero_score_padding(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert _run(["occupations", "Ward Sister", "--json", "--top", "10"], tmp_path) == 0
+    [line] = [json.loads(x) for x in capsys.readouterr().out.splitlines()]
+    assert all(match["score"] > 0 for match in line["matches"]), line["matches"]
+
+
+def test_a_batch_file_that_is_not_utf8_is_refused_clearly(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    phrases = tmp_path / "phrases.txt"
+    phrases.write_bytes("Gesch\u00e4ftsf\u00fchrer\n".encode("latin-1"))
+    assert _run(["map", "--batch", str(phrases), "--no-semantic"], tmp_path) == 2
+    assert "not UTF-8" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("top", ["0", "-1", "many"])
+def test_top_must_be_a_positive_number(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], top: str
+) -> None:
+    with pytest.raises(SystemExit) as usage:
+        _run(["map", "sql", "--top", top], tmp_path)
+    assert usage.value.code == 2
+    assert "--top" in capsys.readouterr().err
+
+
 def test_missing_input_is_a_usage_error(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     assert _run(["map"], tmp_path) == 2
     assert "--batch" in capsys.readouterr().err

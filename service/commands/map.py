@@ -63,7 +63,9 @@ def _common(parser: argparse.ArgumentParser, metavar: str, text_help: str) -> No
     parser.add_argument("--batch", type=Path, help="a UTF-8 file with one phrase per line")
     parser.add_argument("--taxonomy", choices=("starter", "esco"), default=None)
     parser.add_argument("--esco-dir", type=Path, help="ESCO CSV release folder (implies esco)")
-    parser.add_argument("--top", type=int, default=5, metavar="K", help="at most K results")
+    parser.add_argument(
+        "--top", type=_positive, default=5, metavar="K", help="at most K results (K >= 1)"
+    )
     parser.add_argument("--json", action="store_true", help="JSON lines instead of a table")
     parser.add_argument(
         "--no-semantic", action="store_true", help="lexical matching only (faster start)"
@@ -171,12 +173,25 @@ def _choices(path: Path) -> list[OccupationChoice] | None:
         return None
 
 
+def _positive(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"{value} results: K must be at least 1")
+    return value
+
+
 def _phrases(args: argparse.Namespace) -> list[str] | None:
     if args.batch is not None:
         try:
             text = args.batch.read_text(encoding="utf-8")
         except OSError as error:
             print(f"cannot read {args.batch}: {error.strerror}", file=sys.stderr)
+            return None
+        except UnicodeDecodeError as error:
+            print(f"cannot read {args.batch}: not UTF-8 text ({error.reason})", file=sys.stderr)
             return None
         return [line.strip() for line in text.splitlines() if line.strip()]
     if not args.text:
