@@ -14,6 +14,8 @@ import re
 from dataclasses import dataclass
 
 from service.errors import BadRequest, PayloadTooLarge, UnsupportedCredential
+from service.verify.errors import MalformedCredential
+from service.verify.parse import parse_input
 
 JSON = "application/json"
 JWT = "application/jwt"
@@ -43,10 +45,10 @@ def recognise(body: bytes, *, declared: str | None, max_bytes: int) -> Submissio
     if not body.strip():
         raise BadRequest(f"empty body: {EXPECTED}")
     if body.startswith(_PNG_MAGIC):
-        return Submission(media_type=PNG, content=body)
+        return _baked(body, PNG, max_bytes)
     head = body.lstrip()[:512].lower()
     if head.startswith(b"<svg") or (head.startswith(b"<?xml") and b"<svg" in body[:4096].lower()):
-        return Submission(media_type=SVG, content=body)
+        return _baked(body, SVG, max_bytes)
     if head.startswith((b"{", b"[")) or (declared or "").endswith("json"):
         return _recognise_json(body)
     text = _text(body).strip()
@@ -56,6 +58,16 @@ def recognise(body: bytes, *, declared: str | None, max_bytes: int) -> Submissio
     if text.startswith(("http://", "https://")) and "\n" not in text:
         return Submission(media_type=URI_LIST, content=text.encode(), url=text)
     raise UnsupportedCredential(f"unrecognised credential format: {EXPECTED}")
+
+
+def _baked(body: bytes, media_type: str, max_bytes: int) -> Submission:
+    """An image counts only with a badge baked into it; a plain picture is not a credential."""
+    try:
+        parse_input(body, media_type=media_type, max_bytes=max_bytes)
+    except MalformedCredential as exc:
+        kind = "PNG" if media_type == PNG else "SVG"
+        raise UnsupportedCredential(f"{kind} is not a baked badge ({exc}): {EXPECTED}") from exc
+    return Submission(media_type=media_type, content=body)
 
 
 def _recognise_json(body: bytes) -> Submission:

@@ -38,13 +38,17 @@ async def _read_body(request: web.Request) -> bytes:
 async def post_credential(request: web.Request) -> web.Response:
     principal = await authenticate(request)
     runtime = request.app[RUNTIME]
-    body = await _read_body(request)
+    content_type: str | None = request.content_type
+    if request.content_type.startswith("multipart/"):  # a file picked in a browser form
+        body, content_type = await _multipart_file(request)
+    else:
+        body = await _read_body(request)
     raw_id, is_new, evaluation = await submit_credential(
         runtime,
         tenant_id=principal.tenant_id,
         application_id=request.match_info["application_id"],
         body=body,
-        content_type=request.content_type,
+        content_type=content_type,
         actor=f"api_key:{principal.api_key_id}",
     )
     for _, result in evaluation.results:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import tempfile
+import zlib
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -94,3 +95,12 @@ async def seed_tenant(
         candidate_id=candidate.id,
         job_id=job.id,
     )
+
+
+def baked_png(*chunks: tuple[bytes, bytes]) -> bytes:
+    """A PNG made of these (type, data) chunks and IEND: enough for a baked-badge reader."""
+    out = b"\x89PNG\r\n\x1a\n"
+    for kind, data in (*chunks, (b"IEND", b"")):
+        crc = zlib.crc32(kind + data).to_bytes(4, "big")
+        out += len(data).to_bytes(4, "big") + kind + data + crc
+    return out

@@ -22,7 +22,7 @@ from service.db import unit_of_work
 from service.models import ApiKey, AuditEvent, RawCredential
 from service.runtime import Runtime, open_runtime
 from tests.conftest import Database
-from tests.service.support import SeededTenant, make_settings, seed_tenant
+from tests.service.support import SeededTenant, baked_png, make_settings, seed_tenant
 
 PROBLEM = "application/problem+json"
 
@@ -192,6 +192,24 @@ async def test_a_credential_with_a_nul_character_is_stored_and_evaluated(api: Ap
         f"/api/v1/applications/{api.acme.application_id}/evaluate", headers=api.auth(api.acme)
     )
     assert again.status == 200, await again.text()
+
+
+async def test_a_baked_badge_picked_in_a_browser_form_is_stored(api: Api) -> None:
+    credential = (
+        b'{"@context": ["https://www.w3.org/ns/credentials/v2"], "type": ["VerifiableCredential"]}'
+    )
+    png = baked_png((b"iTXt", b"openbadges\x00\x00\x00\x00\x00" + credential))
+    form = aiohttp.FormData()
+    form.add_field("file", png, filename="badge.png", content_type="image/png")
+    response = await api.client.post(
+        f"/api/v1/applications/{api.acme.application_id}/credentials",
+        data=form,
+        headers=api.auth(api.acme),
+    )
+    assert response.status == 201, await response.text()
+    async with api.runtime.sessions() as session:
+        [stored] = (await session.exec(select(RawCredential))).all()
+    assert (stored.content, stored.media_type) == (png, "image/png")
 
 
 async def test_a_chunked_body_over_the_limit_is_refused(api: Api) -> None:

@@ -9,6 +9,7 @@ import pytest
 
 from service.errors import BadRequest, PayloadTooLarge, UnsupportedCredential
 from service.ingest import recognise
+from tests.service.support import baked_png
 
 LIMIT = 1000
 
@@ -35,16 +36,32 @@ def test_url_submission() -> None:
     assert submission.url == "https://badges.example/a/1"
 
 
-def test_png_and_svg() -> None:
-    assert recognise(b"\x89PNG\r\n\x1a\n...", declared=None, max_bytes=LIMIT).media_type == (
-        "image/png"
-    )
-    assert (
-        recognise(
-            b"<svg xmlns='http://www.w3.org/2000/svg'/>", declared=None, max_bytes=LIMIT
-        ).media_type
-        == "image/svg+xml"
-    )
+CREDENTIAL = (
+    '{"@context": ["https://www.w3.org/ns/credentials/v2"], "type": ["VerifiableCredential"]}'
+)
+
+
+def test_baked_png_and_svg_are_recognised() -> None:
+    baked = baked_png((b"iTXt", b"openbadges\x00\x00\x00\x00\x00" + CREDENTIAL.encode()))
+    assert recognise(baked, declared=None, max_bytes=LIMIT).content == baked
+    svg = (
+        "<svg xmlns='http://www.w3.org/2000/svg' xmlns:openbadges='https://purl.imsglobal.org/ob/v3p0'>"
+        f"<openbadges:credential><![CDATA[{CREDENTIAL}]]></openbadges:credential></svg>"
+    ).encode()
+    assert recognise(svg, declared=None, max_bytes=LIMIT).media_type == "image/svg+xml"
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        baked_png((b"tEXt", b"Comment\x00just a picture")),
+        b"<svg xmlns='http://www.w3.org/2000/svg'/>",
+    ],
+    ids=["plain-png", "plain-svg"],
+)
+def test_an_image_without_a_baked_badge_is_not_a_credential(body: bytes) -> None:
+    with pytest.raises(UnsupportedCredential, match="not a baked badge"):
+        recognise(body, declared=None, max_bytes=LIMIT)
 
 
 @pytest.mark.parametrize(
