@@ -69,7 +69,10 @@ class Settings(BaseSettings):
     log_level: str = Field(default="INFO", description="DEBUG, INFO, WARNING or ERROR.")
     base_url: str = Field(
         default="http://127.0.0.1:8080",
-        description="Public URL of this service, used in evidence links pushed to the ATS.",
+        description=(
+            "Public URL of this service, used in evidence links pushed to the ATS"
+            " (unset: http://HOST:PORT)."
+        ),
     )
     host: str = Field(default="127.0.0.1", description="Address `skillproof serve` binds to.")
     port: int = Field(default=8080, description="Port `skillproof serve` listens on.")
@@ -100,6 +103,19 @@ class Settings(BaseSettings):
         if level not in {"DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"}:
             raise ValueError(f"unknown log level {value!r}")
         return level
+
+    @model_validator(mode="after")
+    def _base_url_follows_the_port(self) -> Settings:
+        """Unset, the public URL is where `serve` listens, so links work on any port."""
+        if "base_url" not in self.model_fields_set:
+            try:
+                everywhere = ipaddress.ip_address(self.host).is_unspecified  # 0.0.0.0, ::
+            except ValueError:  # a host name
+                everywhere = False
+            host = "127.0.0.1" if everywhere or not self.host else self.host
+            host = f"[{host}]" if ":" in host else host
+            object.__setattr__(self, "base_url", f"http://{host}:{self.port}")
+        return self
 
     @model_validator(mode="after")
     def _refuse_placeholder_secret(self) -> Settings:
