@@ -23,7 +23,7 @@ from service.db import SessionFactory, unit_of_work
 from service.errors import BadRequest, NotFound
 from service.models import MappingOverride, OccupationChoiceRecord, TaxonomyRecord, utcnow
 from service.repositories import taxonomy as repo
-from taxonomies.model import ConceptKind, Taxonomy
+from taxonomies.model import SKILL_KINDS, ConceptKind, Taxonomy
 from taxonomies.normalize import normalize
 from taxonomies.occupations import OccupationChoice
 
@@ -347,6 +347,12 @@ async def set_override(
                 state = "an obsolete" if status else "not a"
                 raise UnknownConcept(
                     f"{concept_id} is {state} concept of {record.name}@{record.version}"
+                )
+            if found is not None and found[0] not in SKILL_KINDS:
+                # Credentials certify skills; an occupation is chosen for a job title instead.
+                raise UnknownConcept(
+                    f"{concept_id} is a {found[0]}; a credential phrase maps to a skill,"
+                    " knowledge or competence concept"
                 )
         await repo.put_override(
             session,

@@ -457,7 +457,11 @@ async def put_override(request: web.Request) -> web.Response:
     phrase = body.get("phrase")
     if not isinstance(phrase, str):
         raise BadRequest('expected {"phrase": "...", "concept_id": "..." or null}')
-    concept_id = body.get("concept_id")
+    if "concept_id" not in body:
+        raise BadRequest(
+            "concept_id is required: a concept id, or null to stop the phrase from mapping"
+        )
+    concept_id = body["concept_id"]
     if concept_id is not None and not isinstance(concept_id, str):
         raise BadRequest("concept_id must be a concept id or null (meaning: never map this)")
     version_id = await _stored_version(request, principal.tenant_id)

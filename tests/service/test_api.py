@@ -467,6 +467,17 @@ async def test_hr_override_wins_the_next_time(api: Api) -> None:
         headers=api.auth(api.acme),
     )
     assert unknown.status == 400
+    for wrong, phrase in (
+        ({"phrase": "x", "concept_id": "sp:occupation/accountant"}, "skill"),
+        ({"phrase": "x"}, "concept_id is required"),
+    ):
+        refused = await api.client.put(
+            "/api/v1/taxonomies/skillproof-starter/overrides",
+            json=wrong,
+            headers=api.auth(api.acme),
+        )
+        assert refused.status == 400, await refused.text()
+        assert phrase in (await refused.json())["detail"]
     mine = await overrides(
         api.runtime.sessions, tenant_id=api.acme.tenant_id, taxonomy_id=stored.taxonomy_id
     )
