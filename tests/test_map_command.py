@@ -119,3 +119,20 @@ def test_occupations_learn_from_a_choices_file(
     bad.write_text("title,concept\nx,y\n", encoding="utf-8")
     assert _run([*argv, "--choices", str(bad)], tmp_path) == 2
     assert "missing column(s) occupation_id" in capsys.readouterr().err
+
+
+def test_choices_of_unknown_occupations_are_reported(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    choices = tmp_path / "choices.csv"
+    choices.write_text(
+        "title,occupation_id\n"
+        "Bookkeeper,sp:occupation/accountant\n"
+        "Ward Sister,sp:occupation/ward-sister\n",
+        encoding="utf-8",
+    )
+    argv = ["occupations", "Bookkeeper", "--json", "--no-semantic", "--choices", str(choices)]
+    assert _run(argv, tmp_path) == 0
+    err = capsys.readouterr().err
+    assert "1 of 2 choices name no occupation" in err
+    assert "sp:occupation/ward-sister" in err

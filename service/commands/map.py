@@ -131,11 +131,22 @@ def handle_occupations(args: argparse.Namespace, settings: Settings) -> int:
     if choices is None:
         return 2
     search = TitleSearch(searcher, choices)
+    if search.learned < len(choices):
+        unknown = sorted(
+            {c.occupation_id for c in choices}
+            - {c.id for c in taxonomy.concepts.values() if c.kind is ConceptKind.OCCUPATION}
+        )
+        print(
+            f"{len(choices) - search.learned} of {len(choices)} choices name no occupation of"
+            f" {taxonomy.key} and are ignored: {', '.join(unknown[:5])}"
+            + (" ..." if len(unknown) > 5 else ""),
+            file=sys.stderr,
+        )
     if isinstance(searcher, HybridIndex):
         searcher.prime(titles)
     out = sys.stdout
     for title in titles:
-        hits = search.search(title, top_k=max(args.top, 0))
+        hits = search.search(title, top_k=args.top)
         rows: list[dict[str, Any]] = [
             {"concept_id": h.concept_id, "label": h.label, "score": h.score, "method": h.method}
             for h in hits
