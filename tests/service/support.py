@@ -7,6 +7,9 @@ import zlib
 from dataclasses import dataclass
 from pathlib import Path
 
+from aiohttp import web
+from aiohttp.test_utils import TestClient
+
 from service.db import unit_of_work
 from service.repositories import applications as app_repo
 from service.repositories import tenancy
@@ -104,3 +107,16 @@ def baked_png(*chunks: tuple[bytes, bytes]) -> bytes:
         crc = zlib.crc32(kind + data).to_bytes(4, "big")
         out += len(data).to_bytes(4, "big") + kind + data + crc
     return out
+
+
+@dataclass
+class Api:
+    """The app under test, its runtime and two seeded tenants (the `api` fixture)."""
+
+    client: TestClient[web.Request, web.Application]
+    runtime: Runtime
+    acme: SeededTenant
+    globex: SeededTenant
+
+    def auth(self, tenant: SeededTenant) -> dict[str, str]:
+        return {"Authorization": f"Bearer {tenant.api_key}"}

@@ -7,45 +7,18 @@ import hashlib
 import io
 import json
 from collections.abc import AsyncIterator
-from dataclasses import dataclass
 from datetime import UTC, datetime
-from pathlib import Path
 
 import aiohttp
 import pytest
-from aiohttp import web
-from aiohttp.test_utils import TestClient
 from sqlmodel import func, select
 
-from service.app import create_app
 from service.db import unit_of_work
 from service.models import ApiKey, AuditEvent, RawCredential
-from service.runtime import Runtime, open_runtime
-from tests.conftest import Database
-from tests.service.support import SeededTenant, baked_png, make_settings, seed_tenant
+from service.runtime import Runtime
+from tests.service.support import Api, SeededTenant, baked_png
 
 PROBLEM = "application/problem+json"
-
-
-@dataclass
-class Api:
-    client: TestClient[web.Request, web.Application]
-    runtime: Runtime
-    acme: SeededTenant
-    globex: SeededTenant
-
-    def auth(self, tenant: SeededTenant) -> dict[str, str]:
-        return {"Authorization": f"Bearer {tenant.api_key}"}
-
-
-@pytest.fixture
-async def api(db: Database, tmp_path: Path, aiohttp_client: object) -> AsyncIterator[Api]:
-    settings = make_settings(db.url, tmp_path, max_credential_bytes=200_000)
-    async with open_runtime(settings) as runtime:
-        acme = await seed_tenant(runtime, "acme")
-        globex = await seed_tenant(runtime, "globex")
-        client = await aiohttp_client(create_app(settings, runtime=runtime))  # type: ignore[operator]
-        yield Api(client=client, runtime=runtime, acme=acme, globex=globex)
 
 
 async def _stored(runtime: Runtime) -> int:

@@ -4,43 +4,17 @@ from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import AsyncIterator, Awaitable, Callable
-from dataclasses import dataclass
-from pathlib import Path
+from collections.abc import Awaitable, Callable
 from typing import Any
 
-import pytest
-from aiohttp import ClientResponse, web
-from aiohttp.test_utils import TestClient
+from aiohttp import ClientResponse
 from sqlmodel import func, select
 
-from service.app import create_app
 from service.models import AuditEvent, MappingOverride, RawCredential, TrustedIssuer
-from service.runtime import Runtime, open_runtime
-from tests.conftest import Database
-from tests.service.support import SeededTenant, make_settings, seed_tenant
+from service.runtime import Runtime
+from tests.service.support import Api
 
 PARALLEL = 6
-
-
-@dataclass
-class Api:
-    client: TestClient[web.Request, web.Application]
-    runtime: Runtime
-    tenant: SeededTenant
-
-    @property
-    def headers(self) -> dict[str, str]:
-        return {"Authorization": f"Bearer {self.tenant.api_key}"}
-
-
-@pytest.fixture
-async def api(db: Database, tmp_path: Path, aiohttp_client: object) -> AsyncIterator[Api]:
-    settings = make_settings(db.url, tmp_path, max_credential_bytes=200_000)
-    async with open_runtime(settings) as runtime:
-        acme = await seed_tenant(runtime, "acme")
-        client = await aiohttp_client(create_app(settings, runtime=runtime))  # type: ignore[operator]
-        yield Api(client, runtime, acme)
 
 
 async def _at_once(send: Callable[[], Awaitable[ClientResponse]]) -> list[tuple[int, Any]]:
@@ -69,9 +43,9 @@ async def test_the_same_new_credential_posted_at_once_is_stored_once(api: Api) -
 
     async def send() -> ClientResponse:
         return await api.client.post(
-            f"/api/v1/applications/{api.tenant.application_id}/credentials",
+            f"/api/v1/applications/{api.acme.application_id}/credentials",
             data=body,
-            headers={**api.headers, "Content-Type": "application/json"},
+            headers={**api.auth(api.acme), "Content-Type": "application/json"},
         )
 
     answers = await _at_once(send)
@@ -93,7 +67,7 @@ async def test_the_same_override_put_at_once_is_idempotent(api: Api) -> None:
 
     async def send() -> ClientResponse:
         return await api.client.put(
-            "/api/v1/taxonomies/skillproof-starter/overrides", json=body, headers=api.headers
+            "/api/v1/taxonomies/skillproof-starter/overrides", json=body, headers=api.auth(api.acme)
         )
 
     answers = await _at_once(send)
@@ -102,7 +76,7 @@ async def test_the_same_override_put_at_once_is_idempotent(api: Api) -> None:
     rows = await _count(
         api.runtime,
         MappingOverride,
-        MappingOverride.tenant_id == api.tenant.tenant_id,
+        MappingOverride.tenant_id == api.acme.tenant_id,
         MappingOverride.taxonomy_id == stored.taxonomy_id,
     )
     assert rows == 1
@@ -120,14 +94,14 @@ async def test_the_same_override_changed_at_once_keeps_one_row(api: Api) -> None
             api.client.put(
                 "/api/v1/taxonomies/skillproof-starter/overrides",
                 json={"phrase": "Racey phrase", "concept_id": choices[n % len(choices)]},
-                headers=api.headers,
+                headers=api.auth(api.acme),
             )
             for n in range(PARALLEL)
         )
     )
     assert [r.status for r in responses] == [200] * PARALLEL, [await r.text() for r in responses]
     mine = await overrides(
-        api.runtime.sessions, tenant_id=api.tenant.tenant_id, taxonomy_id=stored.taxonomy_id
+        api.runtime.sessions, tenant_id=api.acme.tenant_id, taxonomy_id=stored.taxonomy_id
     )
     assert list(mine) == ["racey phrase"]
     assert mine["racey phrase"] in choices
@@ -137,7 +111,9 @@ async def test_the_same_trusted_issuer_added_at_once_is_one_entry(api: Api) -> N
     entry = {"issuer_id": "did:key:z6MkRace", "tier": "professional_body", "name": "Guild"}
 
     async def send() -> ClientResponse:
-        return await api.client.post("/api/v1/trusted-issuers", json=entry, headers=api.headers)
+        return await api.client.post(
+            "/api/v1/trusted-issuers", json=entry, headers=api.auth(api.acme)
+        )
 
     answers = await _at_once(send)
     statuses = sorted(status for status, _ in answers)

@@ -11,7 +11,7 @@ from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from sqlalchemy import text
+from sqlalchemy import QueuePool, text
 from sqlmodel import select
 
 from service.db import unit_of_work
@@ -98,6 +98,13 @@ async def _advisory_holder_pid(runtime: Runtime) -> int | None:
                 {"low": ADVISORY_KEY & 0xFFFFFFFF, "high": ADVISORY_KEY >> 32},
             )
         ).scalar()
+
+
+def _checked_out(runtime: Runtime) -> int:
+    """Connections of this runtime's pool in use right now."""
+    pool = runtime.engine.pool
+    assert isinstance(pool, QueuePool)
+    return pool.checkedout()
 
 
 # The lease row (SQLite's election, and the repository under it) -----------------------------
@@ -210,12 +217,12 @@ async def test_postgres_jobs_checking_leadership_at_once_share_one_lock_connecti
     lock until the garbage collector happens to close it, with no scheduler leading meanwhile.
     """
     first, second = contenders.first, contenders.second
-    assert await asyncio.gather(first.check(), first.check(), first.check()) == [True] * 3
-    assert runtime.engine.pool.checkedout() == 1, "one dedicated connection holds the lock"
+    assert list(await asyncio.gather(first.check(), first.check(), first.check())) == [True] * 3
+    assert _checked_out(runtime) == 1, "one dedicated connection holds the lock"
     assert await first.check()
     assert not await second.check()
     await first.release()
-    assert runtime.engine.pool.checkedout() == 0, "released leadership returns its connection"
+    assert _checked_out(runtime) == 0, "released leadership returns its connection"
     assert await second.check(), "and the lock is free at once"
 
 
@@ -264,7 +271,7 @@ async def test_postgres_follower_with_a_lost_connection_still_takes_over(
             await connection.execute(text("SELECT pg_terminate_backend(:pid)"), {"pid": follower})
     await first.release()
 
-    outcomes = []
+    outcomes: list[object] = []
     for _ in range(3):  # a check may report the loss; it must not keep failing on it
         try:
             outcomes.append(await second.check())
