@@ -349,7 +349,9 @@ class OutboxMessage(SQLModel, table=True):
     payload: dict[str, Any] = _json()
     payload_hash: str = Field(max_length=64)
     idempotency_key: str = Field(max_length=200, unique=True)
-    status: str = Field(default="pending", max_length=16)  # pending|inflight|retry|done|dead
+    status: str = Field(
+        default="pending", max_length=16
+    )  # pending|inflight|retry|done|dead|superseded
     attempts: int = Field(default=0)
     next_attempt_at: datetime = _created()
     lease_owner: str | None = Field(default=None, max_length=100)

@@ -5,26 +5,80 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 
 from sqlalchemy import or_
-from sqlmodel import col, select
+from sqlalchemy.exc import IntegrityError
+from sqlmodel import col, select, update
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from service.models import DeliveryAttempt, OutboxMessage
 
 CLAIMABLE = ("pending", "retry")
+SUPERSEDED = "superseded"  # never pushed: a newer update for the same target was queued
 
 
 async def enqueue(session: AsyncSession, message: OutboxMessage) -> tuple[OutboxMessage, bool]:
-    """Insert unless a message with the same idempotency key exists; returns (row, is_new)."""
-    existing = (
-        await session.exec(
-            select(OutboxMessage).where(OutboxMessage.idempotency_key == message.idempotency_key)
-        )
-    ).first()
+    """Queue `message` unless it would repeat the latest one for its target; (row, is_new).
+
+    What counts is the latest message for the same connection, kind and target: the same
+    payload again is nothing new, but a payload that returns after another (a score that
+    dropped while a status list was unreachable, then came back) is pushed again. Its key
+    names the message it follows, so it differs from the first time's. Older messages for the
+    target that are still waiting are superseded: they must not land after the newer one.
+    Two evaluations racing to queue the same update store one row.
+    """
+    latest = await _latest_for_target(session, message)
+    if latest is not None and latest.payload_hash == message.payload_hash:
+        return latest, False
+    if latest is not None:
+        message.idempotency_key = f"{message.idempotency_key}:{latest.id}"[:200]
+    existing = await _by_key(session, message.idempotency_key)
     if existing is not None:
         return existing, False
-    session.add(message)
-    await session.flush()
+    try:
+        async with session.begin_nested():
+            session.add(message)
+            await session.flush()
+    except IntegrityError:
+        existing = await _by_key(session, message.idempotency_key)
+        if existing is None:
+            raise
+        return existing, False
+    await session.exec(
+        update(OutboxMessage)
+        .where(
+            col(OutboxMessage.connection_id) == message.connection_id,
+            col(OutboxMessage.kind) == message.kind,
+            col(OutboxMessage.target_ref) == message.target_ref,
+            col(OutboxMessage.id) != message.id,
+            col(OutboxMessage.status).in_(CLAIMABLE),
+        )
+        .values(
+            status=SUPERSEDED,
+            last_error="a newer update for this application replaced it",
+            updated_at=message.created_at,
+        )
+    )
     return message, True
+
+
+async def _latest_for_target(session: AsyncSession, message: OutboxMessage) -> OutboxMessage | None:
+    return (
+        await session.exec(
+            select(OutboxMessage)
+            .where(
+                OutboxMessage.connection_id == message.connection_id,
+                OutboxMessage.kind == message.kind,
+                OutboxMessage.target_ref == message.target_ref,
+            )
+            .order_by(col(OutboxMessage.created_at).desc(), col(OutboxMessage.id).desc())
+            .limit(1)
+        )
+    ).first()
+
+
+async def _by_key(session: AsyncSession, key: str) -> OutboxMessage | None:
+    return (
+        await session.exec(select(OutboxMessage).where(OutboxMessage.idempotency_key == key))
+    ).first()
 
 
 async def claim_due(

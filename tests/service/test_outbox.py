@@ -590,3 +590,42 @@ async def test_a_repeated_enqueue_is_one_message(
     assert counts == {"pending": 1}
     await drain(runtime, owner="a", clock=FakeClock())
     assert sandbox.fields(application_id)[HASH_FIELD] == payload["payload_hash"]
+
+
+async def test_a_score_that_returns_to_an_earlier_value_is_pushed_again(
+    runtime: Runtime, sandbox: SandboxHarness, account: Account
+) -> None:
+    """81, then 0 while a status list was unreachable, then 81 again: the ATS must end on 81."""
+    [application_id] = sandbox.seed_applications(1)
+    high = match_payload(sandbox.state, application_id, score=81)
+    low = match_payload(sandbox.state, application_id, score=0, band="insufficient_evidence")
+    clock = FakeClock()
+    for step, payload in enumerate((high, low, high)):
+        clock.set(T0 + timedelta(minutes=step))
+        await enqueue_match(runtime, account, payload, now=clock())
+        report = await drain(runtime, owner="a", clock=clock)
+        assert report.done == 1, f"step {step}: {report}"
+        assert sandbox.fields(application_id)[HASH_FIELD] == payload["payload_hash"]
+    assert len(sandbox.notes(application_id)) == 3, "each change is a note for the recruiter"
+
+    clock.set(T0 + timedelta(minutes=5))
+    await enqueue_match(runtime, account, high, now=clock())
+    assert (await drain(runtime, owner="a", clock=clock)).claimed == 0, "no change, no push"
+
+
+async def test_a_waiting_update_is_superseded_by_a_newer_one(
+    runtime: Runtime, sandbox: SandboxHarness, account: Account
+) -> None:
+    """An older score still waiting (say, retrying after a 503) must never land after a newer."""
+    [application_id] = sandbox.seed_applications(1)
+    older = match_payload(sandbox.state, application_id, score=40, band="partial")
+    newer = match_payload(sandbox.state, application_id, score=81)
+    older_id = await enqueue_match(runtime, account, older, now=T0)
+    newer_id = await enqueue_match(runtime, account, newer, now=T0 + timedelta(minutes=1))
+
+    assert (await load_message(runtime, older_id)).status == "superseded"
+    report = await drain(runtime, owner="a", clock=FakeClock(T0 + timedelta(minutes=1)))
+    assert report.claimed == 1
+    assert (await load_message(runtime, newer_id)).status == "done"
+    assert sandbox.fields(application_id)[HASH_FIELD] == newer["payload_hash"]
+    assert len(sandbox.notes(application_id)) == 1
