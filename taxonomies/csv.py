@@ -7,12 +7,12 @@ Rows are streamed, so large files are fine.
 
 from __future__ import annotations
 
-import csv
 from pathlib import Path
 
 from taxonomies.errors import InvalidTaxonomyError, TaxonomySourceError
 from taxonomies.model import Concept, ConceptKind, Taxonomy
 from taxonomies.progress import Progress, counted, silent
+from taxonomies.rows import StrictRows
 from taxonomies.validate import validate
 
 REQUIRED_COLUMNS = ("id", "label")
@@ -34,8 +34,8 @@ def load(
     concepts: dict[str, Concept] = {}
     duplicates: list[str] = []
     with path.open(encoding="utf-8-sig", newline="") as handle:
-        reader = csv.DictReader(handle)
-        missing = [c for c in REQUIRED_COLUMNS if c not in (reader.fieldnames or ())]
+        reader = StrictRows(handle, path)
+        missing = [c for c in REQUIRED_COLUMNS if c not in reader.fieldnames]
         if missing:
             raise TaxonomySourceError(f"{path} lacks the column(s) {', '.join(missing)}")
         for count, row in enumerate(counted(reader, f"CSV {path.name}", progress), start=1):

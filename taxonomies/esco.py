@@ -25,6 +25,7 @@ from taxonomies.model import (
     Taxonomy,
 )
 from taxonomies.progress import Progress, counted, silent
+from taxonomies.rows import StrictRows
 from taxonomies.validate import validate
 
 NAME = "esco"
@@ -188,7 +189,7 @@ def _lines(cell: str | None) -> tuple[str, ...]:
 
 def _rows(path: Path, stage: str, progress: Progress) -> Iterator[dict[str, str]]:
     with path.open(encoding="utf-8-sig", newline="") as handle:
-        yield from counted(csv.DictReader(handle), stage, progress)
+        yield from counted(StrictRows(handle, path), stage, progress)
 
 
 def _file(directory: Path, pattern: str) -> Path:

@@ -26,6 +26,7 @@ from taxonomies.model import (
     Taxonomy,
 )
 from taxonomies.progress import Progress, counted, silent
+from taxonomies.rows import StrictRows
 from taxonomies.validate import validate
 
 NAME = "onet"
@@ -222,7 +223,7 @@ def _number(cell: str | None) -> float | None:
 
 def _rows(path: Path, stage: str, progress: Progress) -> Iterator[dict[str, str]]:
     with path.open(encoding="utf-8-sig", newline="") as handle:
-        reader = csv.DictReader(handle, delimiter="\t", quoting=csv.QUOTE_NONE)
+        reader = StrictRows(handle, path, delimiter="\t", quoting=csv.QUOTE_NONE)
         yield from counted(reader, stage, progress)
 
 

@@ -23,6 +23,9 @@ def problems(taxonomy: Taxonomy) -> list[str]:
     """Every broken invariant: dangling references, empty labels, broader cycles."""
     found: list[str] = []
     concepts = taxonomy.concepts
+    if not concepts:
+        # An empty file imported over a version would retire every concept it had.
+        found.append("it has no concepts (an empty or header-only source)")
     for concept in concepts.values():
         if not concept.preferred_label.strip():
             found.append(f"{concept.id} has an empty preferred label")

@@ -5,7 +5,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import dataclasses
-import importlib.util
 import time
 from pathlib import Path
 
@@ -405,8 +404,6 @@ def test_command_explains_what_an_import_is_missing(
 @pytest.mark.vendor_data
 @pytest.mark.slow
 async def test_full_esco_release_imports_and_round_trips(db: Database, vendor_data: Path) -> None:
-    if importlib.util.find_spec("taxonomies.esco") is None:
-        pytest.skip("the ESCO importer (taxonomies/esco.py) is not available yet")
     from taxonomies import esco
 
     release = esco.load(vendor_data / "taxonomies/esco/v1.1.1")

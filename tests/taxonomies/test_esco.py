@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-import time
+import shutil
 from pathlib import Path
 
 import pytest
@@ -21,15 +21,13 @@ def release(vendor_data: Path) -> Taxonomy:
 
 
 @pytest.mark.vendor_data
-def test_full_release_imports_fast(vendor_data: Path) -> None:
+def test_full_release_reports_progress_by_stage(vendor_data: Path) -> None:
+    """How long it takes is bench/taxonomy_import.py's to measure, not a test's."""
     stages: set[str] = set()
-    started = time.perf_counter()
     taxonomy = esco.load(
         vendor_data / "taxonomies" / "esco" / "v1.1.1",
         progress=lambda stage, done, total: stages.add(stage),
     )
-    elapsed = time.perf_counter() - started
-    assert elapsed < 30, f"import took {elapsed:.1f} s"
     assert {"ESCO skills", "ESCO occupations", "ESCO occupation skills"} <= stages
     assert taxonomy.key == "esco@1.1.1"
 
@@ -71,3 +69,15 @@ def test_esco_labels_are_searchable(release: Taxonomy) -> None:
 def test_missing_release_is_a_clear_error(tmp_path: Path) -> None:
     with pytest.raises(TaxonomySourceError, match="skills_en.csv"):
         esco.load(tmp_path / "v1.1.1")
+
+
+def test_a_release_cut_short_is_refused(vendor_data: Path, tmp_path: Path) -> None:
+    """A download that stopped mid-file must not import as a smaller release."""
+    source = vendor_data / "taxonomies" / "esco" / "v1.1.1"
+    copy = tmp_path / "v1.1.1"
+    shutil.copytree(source, copy)
+    [skills] = copy.rglob("skills_en.csv")
+    data = skills.read_bytes()
+    skills.write_bytes(data[: len(data) // 3])
+    with pytest.raises(TaxonomySourceError, match="skills_en.csv: line .*cut short"):
+        esco.load(copy, with_relations=False)

@@ -106,3 +106,20 @@ def test_generic_csv_rejects_dangling_broader(tmp_path: Path) -> None:
     dangling.write_text("id,label,alt_labels,broader\na,Alpha,,nowhere\n", encoding="utf-8")
     with pytest.raises(InvalidTaxonomyError, match="unknown broader concept nowhere"):
         csv_taxonomy.load(dangling, name="bad", version="1")
+
+
+@pytest.mark.parametrize(
+    ("content", "phrase"),
+    [
+        ('id,label,alt_labels,broader\na,"Alpha unterminated,,\nb,Beta,,\n', "cut short"),
+        ("id,label,alt_labels,broader\na,Alpha,,\nb,Be", "header's 4 fields"),
+        ("id,label,alt_labels,broader\n", "no concepts"),
+    ],
+    ids=["open-quote", "cut-mid-row", "header-only"],
+)
+def test_generic_csv_refuses_a_partial_file(tmp_path: Path, content: str, phrase: str) -> None:
+    """Imported as complete, a partial file would retire every concept it lost on re-import."""
+    source = tmp_path / "partial.csv"
+    source.write_text(content, encoding="utf-8")
+    with pytest.raises((TaxonomySourceError, InvalidTaxonomyError), match=phrase):
+        csv_taxonomy.load(source, name="partial", version="1")
