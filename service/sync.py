@@ -33,6 +33,7 @@ log = logging.getLogger(__name__)
 RESOURCE = "applications"
 # Re-read a little before the cursor: remote clocks and commit order are not exact.
 CURSOR_OVERLAP = timedelta(minutes=2)
+ABANDONED_AFTER = timedelta(hours=1)
 
 
 @dataclass(kw_only=True)
@@ -67,6 +68,15 @@ async def sync_connection(
         )
         if connection is None:
             raise LookupError(f"connection {connection_id} not found")
+        # A run whose process died (killed, redeployed) never finished; say so rather than
+        # leave it "running" for ever. A live run of this connection is far younger.
+        await runs_repo.close_abandoned_runs(
+            session,
+            tenant_id=tenant_id,
+            connection_id=connection_id,
+            started_before=started - ABANDONED_AFTER,
+            now=started,
+        )
         run = await runs_repo.add_run(
             session, SyncRun(tenant_id=tenant_id, connection_id=connection_id, started_at=started)
         )

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlmodel import col, select
+from sqlmodel import col, select, update
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from service.models import SchedulerLease, SyncCursor, SyncRun
@@ -55,6 +55,32 @@ async def add_run(session: AsyncSession, run: SyncRun) -> SyncRun:
     session.add(run)
     await session.flush()
     return run
+
+
+async def close_abandoned_runs(
+    session: AsyncSession,
+    *,
+    tenant_id: str,
+    connection_id: str,
+    started_before: datetime,
+    now: datetime,
+) -> int:
+    """Mark the connection's runs still `running` since before `started_before` as failed."""
+    result = await session.exec(
+        update(SyncRun)
+        .where(
+            col(SyncRun.tenant_id) == tenant_id,
+            col(SyncRun.connection_id) == connection_id,
+            col(SyncRun.status) == "running",
+            col(SyncRun.started_at) < started_before,
+        )
+        .values(
+            status="failed",
+            finished_at=now,
+            error="interrupted: the process running it ended before it finished",
+        )
+    )
+    return int(result.rowcount or 0)
 
 
 async def get_run(session: AsyncSession, run_id: str) -> SyncRun | None:

@@ -510,9 +510,9 @@ async def test_a_sync_killed_half_way_leaves_consistent_data_and_resumes(
     }
     assert crashed.cursor is not None
     assert datetime.fromisoformat(crashed.cursor) == newest(state, page_1)
-    # The child's own SyncRun row stays "running": nothing closes a run whose process died.
     killed_runs = [r for r in await runs_of(runtime, connection_id) if r.id != resumed.run_id]
     assert len(killed_runs) == 1, "the child should have recorded its run"
+    assert killed_runs[0].status == "running", "within the hour it might still be alive"
 
     # The next run resumes from that cursor and ends where an uninterrupted sync would.
     assert resumed.status == "ok", resumed.error
@@ -523,6 +523,30 @@ async def test_a_sync_killed_half_way_leaves_consistent_data_and_resumes(
     assert await consistency_problems(runtime, tenant_id) == []
     resumed_refs = await refs(runtime, tenant_id, resumed.application_ids)
     assert not set(page_1[:2]) & resumed_refs, "the resumed run re-read more than the overlap"
+
+
+async def test_a_run_whose_process_died_is_closed_by_a_later_run(
+    runtime: Runtime, tenant_id: str
+) -> None:
+    state, _ = new_sandbox_state()
+    seed_sandbox(state, 2, credentials_per_application=1)
+    async with serve_sandbox(state) as sandbox:
+        connection_id = await add_connection(runtime, tenant_id, sandbox.base_url)
+        now = datetime.now(UTC)
+        async with unit_of_work(runtime.sessions) as session:
+            for age in (timedelta(hours=3), timedelta(minutes=5)):
+                session.add(
+                    SyncRun(tenant_id=tenant_id, connection_id=connection_id, started_at=now - age)
+                )
+        report = await sync_connection(runtime, tenant_id=tenant_id, connection_id=connection_id)
+
+    assert report.status == "ok", report.error
+    runs = sorted(await runs_of(runtime, connection_id), key=lambda r: r.started_at)
+    abandoned, recent, latest = runs
+    assert (abandoned.status, abandoned.finished_at is not None) == ("failed", True)
+    assert "interrupted" in (abandoned.error or "")
+    assert recent.status == "running", "a run of the last hour may still be going"
+    assert (latest.id, latest.status) == (report.run_id, "ok")
 
 
 # --- 8. malformed attachments ---------------------------------------------------------------------
