@@ -5,14 +5,18 @@ from __future__ import annotations
 import argparse
 import asyncio
 import importlib
+import logging
 import signal
+import socket
 import sys
 from collections.abc import Sequence
 from pathlib import Path
 
 from pydantic import ValidationError
+from sqlalchemy.exc import SQLAlchemyError
 
 from service import logs
+from service.db import DatabaseUnavailable
 from service.settings import Settings
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
@@ -23,6 +27,8 @@ COMMAND_MODULES = ("verify", "contexts", "map", "taxonomy")
 
 def migrate(database_url: str) -> None:
     """alembic upgrade head; the schema only ever changes through migrations."""
+    # Alembic announces each plugin it loads; the upgrades it runs are what an operator reads.
+    logging.getLogger("alembic.runtime.plugins").setLevel(logging.WARNING)
     from alembic import command
     from alembic.config import Config
 
@@ -147,7 +153,17 @@ def main(argv: Sequence[str] | None = None) -> int:
             print(f"skillproof: configuration error: {error['msg']}", file=sys.stderr)
         return 2
     logs.configure(settings.log_level)
-    code: int = args.handler(args, settings)
+    try:
+        code: int = args.handler(args, settings)
+    except (SQLAlchemyError, DatabaseUnavailable, ConnectionError, socket.gaierror) as exc:
+        # The database is down, missing, unwritable or not a database: one line says which.
+        reason = str(getattr(exc, "orig", None) or exc).strip().splitlines()
+        print(
+            f"skillproof: cannot use the database at {_safe_url(settings.database_url)}:"
+            f" {reason[0] if reason else type(exc).__name__}",
+            file=sys.stderr,
+        )
+        return 1
     return code
 
 

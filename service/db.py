@@ -32,6 +32,10 @@ WRITE_OPTION = "skillproof_write"
 SessionFactory = async_sessionmaker[AsyncSession]
 
 
+class DatabaseUnavailable(Exception):
+    """The database cannot be reached or created where the URL says."""
+
+
 def create_engine(database_url: str, *, echo: bool = False) -> AsyncEngine:
     """Build the engine; on SQLite every connection gets WAL, foreign keys and a busy timeout.
 
@@ -41,7 +45,12 @@ def create_engine(database_url: str, *, echo: bool = False) -> AsyncEngine:
     url = make_url(database_url)
     if url.get_backend_name() == "sqlite":
         if url.database and url.database != ":memory:":
-            Path(url.database).parent.mkdir(parents=True, exist_ok=True)
+            try:
+                Path(url.database).parent.mkdir(parents=True, exist_ok=True)
+            except OSError as exc:
+                raise DatabaseUnavailable(
+                    f"cannot create the folder of {url.database}: {exc.strerror}"
+                ) from exc
         engine = create_async_engine(
             url,
             echo=echo,

@@ -22,6 +22,10 @@ class Environment(StrEnum):
     PRODUCTION = "production"
 
 
+# The async drivers the service is built and tested with.
+SUPPORTED_DATABASES = ("sqlite+aiosqlite", "postgresql+asyncpg")
+
+
 class Settings(BaseSettings):
     """Every knob the service has; each is read from an environment variable `SKILLPROOF_<NAME>`."""
 
@@ -94,6 +98,18 @@ class Settings(BaseSettings):
     def _split_allow(cls, value: Any) -> Any:
         if isinstance(value, str):
             return tuple(part.strip() for part in value.split(",") if part.strip())
+        return value
+
+    @field_validator("database_url")
+    @classmethod
+    def _supported_database(cls, value: str) -> str:
+        scheme = value.partition("://")[0]
+        if scheme not in SUPPORTED_DATABASES:
+            raise ValueError(
+                "SKILLPROOF_DATABASE_URL must start with"
+                f" {' or '.join(f'{name}://' for name in SUPPORTED_DATABASES)}"
+                f" (got {scheme + '://' if '://' in value else 'no URL scheme'})"
+            )
         return value
 
     @field_validator("log_level")
