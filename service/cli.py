@@ -16,7 +16,7 @@ from pydantic import ValidationError
 from sqlalchemy.exc import SQLAlchemyError
 
 from service import logs
-from service.db import DatabaseUnavailable
+from service.db import MIGRATIONS, DatabaseUnavailable
 from service.settings import Settings
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
@@ -33,7 +33,7 @@ def migrate(database_url: str) -> None:
     from alembic.config import Config
 
     config = Config(str(REPO_ROOT / "alembic.ini"))
-    config.set_main_option("script_location", str(REPO_ROOT / "migrations"))
+    config.set_main_option("script_location", str(MIGRATIONS))
     config.set_main_option("sqlalchemy.url", database_url)
     command.upgrade(config, "head")
 

@@ -31,6 +31,9 @@ WRITE_OPTION = "skillproof_write"
 
 SessionFactory = async_sessionmaker[AsyncSession]
 
+# The Alembic scripts: the only way the schema changes (`skillproof migrate`).
+MIGRATIONS = Path(__file__).resolve().parent.parent / "migrations"
+
 
 class DatabaseUnavailable(Exception):
     """The database cannot be reached or created where the URL says."""

@@ -8,15 +8,18 @@ import io
 import json
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime
+from pathlib import Path
 
 import aiohttp
 import pytest
 from sqlmodel import func, select
 
+from service.app import create_app
+from service.cli import migrate
 from service.db import unit_of_work
 from service.models import ApiKey, AuditEvent, RawCredential
-from service.runtime import Runtime
-from tests.service.support import Api, SeededTenant, baked_png
+from service.runtime import Runtime, open_runtime
+from tests.service.support import Api, SeededTenant, baked_png, make_settings
 
 PROBLEM = "application/problem+json"
 
@@ -30,6 +33,21 @@ async def test_healthz_reports_the_database(api: Api) -> None:
     response = await api.client.get("/healthz")
     assert response.status == 200
     assert (await response.json())["status"] == "ok"
+
+
+async def test_healthz_is_unavailable_until_the_schema_is_migrated(
+    tmp_path: Path, aiohttp_client: object
+) -> None:
+    """A fresh database answers SELECT 1, but every request would fail on missing tables."""
+    url = f"sqlite+aiosqlite:///{tmp_path}/unmigrated.db"
+    settings = make_settings(url, tmp_path)
+    async with open_runtime(settings) as runtime:
+        client = await aiohttp_client(create_app(settings, runtime=runtime))  # type: ignore[operator]
+        response = await client.get("/healthz")
+        assert response.status == 503
+        assert "skillproof migrate" in (await response.json())["schema"]
+        await asyncio.to_thread(migrate, url)  # Alembic runs its own event loop
+        assert (await client.get("/healthz")).status == 200
 
 
 async def test_metrics_are_exposed(api: Api) -> None:
