@@ -32,6 +32,7 @@ log = logging.getLogger(__name__)
 LEASE_NAME = "scheduler"
 # Arbitrary but fixed: the advisory lock key every Skillproof scheduler competes for.
 ADVISORY_KEY = 0x5B1_1F00F
+AUTH_RETRY_AFTER = timedelta(hours=1)
 
 
 def holder_id() -> str:
@@ -128,12 +129,19 @@ async def sync_all(runtime: Runtime, leadership: Leadership) -> int:
     """Pull every enabled ATS connection once. Returns how many were synced."""
     if not await leadership.check():
         return 0
+    now = datetime.now(UTC)
+    connections: list[tuple[str, str]] = []
     async with runtime.sessions() as session:
-        connections = [
-            (c.tenant_id, c.id)
-            for c in await tenancy.list_connections(session, kind="ats")
-            if c.enabled and c.status != "auth_failed"
-        ]
+        for c in await tenancy.list_connections(session, kind="ats"):
+            if not c.enabled:
+                continue
+            if c.status == "auth_failed":
+                # Rejected credentials are not retried every few minutes (an ATS may lock the
+                # key), but a key fixed on the ATS side is picked up again within the hour.
+                last = await runs_repo.last_run_started(session, connection_id=c.id)
+                if last is not None and now - last < AUTH_RETRY_AFTER:
+                    continue
+            connections.append((c.tenant_id, c.id))
     for tenant_id, connection_id in connections:
         try:
             await sync_connection(runtime, tenant_id=tenant_id, connection_id=connection_id)

@@ -83,6 +83,18 @@ async def close_abandoned_runs(
     return int(result.rowcount or 0)
 
 
+async def last_run_started(session: AsyncSession, *, connection_id: str) -> datetime | None:
+    """When the connection's latest sync run began (None: it never ran)."""
+    return (
+        await session.exec(
+            select(SyncRun.started_at)
+            .where(SyncRun.connection_id == connection_id)
+            .order_by(col(SyncRun.started_at).desc())
+            .limit(1)
+        )
+    ).first()
+
+
 async def get_run(session: AsyncSession, run_id: str) -> SyncRun | None:
     return await session.get(SyncRun, run_id)
 

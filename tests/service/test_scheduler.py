@@ -16,7 +16,7 @@ from sqlmodel import select
 
 from service.db import unit_of_work
 from service.models import SchedulerLease, SyncRun
-from service.repositories import runs
+from service.repositories import runs, tenancy
 from service.runtime import Runtime
 from service.scheduler import (
     ADVISORY_KEY,
@@ -307,16 +307,37 @@ async def test_a_followers_jobs_do_nothing(
     assert (await load_message(runtime, message_id)).status == "done"
 
 
-async def test_the_leader_skips_connections_whose_credentials_failed(
+async def test_rejected_credentials_are_retried_hourly_not_every_run(
     runtime: Runtime, sandbox: SandboxHarness, contenders: Contenders
 ) -> None:
-    await seed_account(
+    account = await seed_account(
         runtime, base_url=sandbox.base_url, api_key=sandbox.api_key, status="auth_failed"
     )
     assert await contenders.first.check()
-    assert await sync_all(runtime, contenders.first) == 0
+    recently = datetime.now(UTC) - timedelta(minutes=10)
+    async with unit_of_work(runtime.sessions) as session:
+        session.add(
+            SyncRun(
+                tenant_id=account.tenant_id,
+                connection_id=account.connection_id,
+                started_at=recently,
+                status="failed",
+                finished_at=recently,
+            )
+        )
+    assert await sync_all(runtime, contenders.first) == 0, "tried ten minutes ago: wait"
+
+    async with unit_of_work(runtime.sessions) as session:
+        run = (await session.exec(select(SyncRun))).one()
+        run.started_at = datetime.now(UTC) - timedelta(hours=2)
+        session.add(run)
+    assert await sync_all(runtime, contenders.first) == 1, "an hour on, the key is tried again"
     async with runtime.sessions() as session:
-        assert (await session.exec(select(SyncRun))).all() == []
+        connection = await tenancy.get_connection(
+            session, tenant_id=account.tenant_id, connection_id=account.connection_id
+        )
+    assert connection is not None
+    assert connection.status == "ok", "the key works again, so the connection is back"
 
 
 @SQLITE_ONLY
