@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import sqlite3
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from sqlalchemy import MetaData, event
 from sqlalchemy.engine import make_url
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker, create_async_engine
 from sqlmodel import SQLModel
 from sqlmodel.ext.asyncio.session import AsyncSession
@@ -30,6 +31,7 @@ SQLITE_BUSY_TIMEOUT_MS = 5000
 WRITE_OPTION = "skillproof_write"
 
 SessionFactory = async_sessionmaker[AsyncSession]
+RowT = TypeVar("RowT", bound=SQLModel)
 
 # The Alembic scripts: the only way the schema changes (`skillproof migrate`).
 MIGRATIONS = Path(__file__).resolve().parent.parent / "migrations"
@@ -155,3 +157,24 @@ def is_sqlite(engine: AsyncEngine) -> bool:
 
 def sqlite_version() -> str:
     return sqlite3.sqlite_version
+
+
+async def insert_or_existing(
+    session: AsyncSession, row: RowT, existing: Callable[[], Awaitable[RowT | None]]
+) -> tuple[RowT, bool]:
+    """Insert `row`, or when a unique key refuses it return the row holding that key; (row, new).
+
+    Two requests storing the same thing at once both find nothing and both insert. The loser's
+    insert is undone in its own savepoint, so its transaction stays usable, and it answers with
+    the winner's row. An integrity error that no existing row explains (a foreign key) is raised.
+    """
+    try:
+        async with session.begin_nested():
+            session.add(row)
+            await session.flush()
+    except IntegrityError:
+        found = await existing()
+        if found is None:
+            raise
+        return found, False
+    return row, True

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import hashlib
 
-from sqlalchemy.exc import IntegrityError
 from sqlmodel import col, delete, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from service.db import insert_or_existing
 from service.models import RawCredential, SkillClaimRecord, VerificationRecord
 
 
@@ -44,18 +44,13 @@ async def store_raw(
         content=content,
         sha256=digest,
     )
-    try:
-        async with session.begin_nested():
-            session.add(row)
-            await session.flush()
-    except IntegrityError:
-        existing = await _find_raw(
+    return await insert_or_existing(
+        session,
+        row,
+        lambda: _find_raw(
             session, tenant_id=tenant_id, application_id=application_id, sha256=digest
-        )
-        if existing is None:
-            raise
-        return existing, False
-    return row, True
+        ),
+    )
 
 
 async def _find_raw(

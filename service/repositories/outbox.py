@@ -5,10 +5,10 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 
 from sqlalchemy import or_
-from sqlalchemy.exc import IntegrityError
 from sqlmodel import col, select, update
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from service.db import insert_or_existing
 from service.models import DeliveryAttempt, OutboxMessage
 
 CLAIMABLE = ("pending", "retry")
@@ -33,15 +33,11 @@ async def enqueue(session: AsyncSession, message: OutboxMessage) -> tuple[Outbox
     existing = await _by_key(session, message.idempotency_key)
     if existing is not None:
         return existing, False
-    try:
-        async with session.begin_nested():
-            session.add(message)
-            await session.flush()
-    except IntegrityError:
-        existing = await _by_key(session, message.idempotency_key)
-        if existing is None:
-            raise
-        return existing, False
+    stored, new = await insert_or_existing(
+        session, message, lambda: _by_key(session, message.idempotency_key)
+    )
+    if not new:
+        return stored, False
     await session.exec(
         update(OutboxMessage)
         .where(

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy.exc import IntegrityError
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from service.db import insert_or_existing
 from service.models import ApiKey, Connection, Tenant, TrustedIssuer, User
 
 
@@ -113,22 +113,15 @@ async def add_trusted_issuer(
     transaction stays usable.
     """
     row = TrustedIssuer(tenant_id=tenant_id, issuer_id=issuer_id, name=name, tier=tier, notes=notes)
-    try:
-        async with session.begin_nested():
-            session.add(row)
-            await session.flush()
-    except IntegrityError:
-        existing = (
-            await session.exec(
-                select(TrustedIssuer).where(
-                    TrustedIssuer.tenant_id == tenant_id, TrustedIssuer.issuer_id == issuer_id
-                )
-            )
-        ).first()
-        if existing is None:
-            raise
-        return None
-    return row
+
+    async def holder() -> TrustedIssuer | None:
+        query = select(TrustedIssuer).where(
+            TrustedIssuer.tenant_id == tenant_id, TrustedIssuer.issuer_id == issuer_id
+        )
+        return (await session.exec(query)).first()
+
+    stored, new = await insert_or_existing(session, row, holder)
+    return stored if new else None
 
 
 async def remove_trusted_issuer(
