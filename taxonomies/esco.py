@@ -24,8 +24,8 @@ from taxonomies.model import (
     RoleTemplate,
     Taxonomy,
 )
-from taxonomies.progress import Progress, counted, silent
-from taxonomies.rows import StrictRows
+from taxonomies.progress import Progress, silent
+from taxonomies.rows import read_rows
 from taxonomies.validate import validate
 
 NAME = "esco"
@@ -83,13 +83,13 @@ def load(
             path = _optional_file(directory, f"{name}*.csv")
             if path is None:
                 continue
-            for row in _rows(path, stage, progress):
+            for row in read_rows(path, stage, progress):
                 child, parent = row["conceptUri"], row["broaderUri"]
                 if child in concepts and parent in concepts and child != parent:
                     broader.setdefault(child, []).append(parent)
         path = _optional_file(directory, "occupationSkillRelations*.csv")
         if path is not None:
-            for row in _rows(path, "ESCO occupation skills", progress):
+            for row in read_rows(path, "ESCO occupation skills", progress):
                 occupation, skill = row["occupationUri"], row["skillUri"]
                 if occupation not in concepts or skill not in concepts:
                     continue
@@ -103,7 +103,7 @@ def load(
                 (essential if is_essential else optional).setdefault(occupation, []).append(skill)
         path = _optional_file(directory, "skillSkillRelations*.csv")
         if path is not None:
-            for row in _rows(path, "ESCO skill relations", progress):
+            for row in read_rows(path, "ESCO skill relations", progress):
                 source, target = row["originalSkillUri"], row["relatedSkillUri"]
                 if source in concepts and target in concepts:
                     relations.append(
@@ -153,18 +153,18 @@ def _with_broader(concept: Concept, parents: list[str]) -> Concept:
 
 
 def _skills(path: Path, progress: Progress) -> Iterator[Concept]:
-    for row in _rows(path, "ESCO skills", progress):
+    for row in read_rows(path, "ESCO skills", progress):
         kind = ConceptKind.KNOWLEDGE if row["skillType"] == "knowledge" else ConceptKind.SKILL
         yield _concept(row, kind, row.get("reuseLevel") or None)
 
 
 def _groups(path: Path, progress: Progress) -> Iterator[Concept]:
-    for row in _rows(path, "ESCO skill groups", progress):
+    for row in read_rows(path, "ESCO skill groups", progress):
         yield _concept(row, ConceptKind.SKILL, "group")
 
 
 def _occupations(path: Path, progress: Progress) -> Iterator[Concept]:
-    for row in _rows(path, "ESCO occupations", progress):
+    for row in read_rows(path, "ESCO occupations", progress):
         yield _concept(row, ConceptKind.OCCUPATION, row.get("code") or None)
 
 
@@ -185,11 +185,6 @@ def _concept(row: dict[str, str], kind: ConceptKind, reuse_level: str | None) ->
 def _lines(cell: str | None) -> tuple[str, ...]:
     """ESCO puts one label per line inside a quoted cell."""
     return tuple(dict.fromkeys(line.strip() for line in (cell or "").splitlines() if line.strip()))
-
-
-def _rows(path: Path, stage: str, progress: Progress) -> Iterator[dict[str, str]]:
-    with path.open(encoding="utf-8-sig", newline="") as handle:
-        yield from counted(StrictRows(handle, path), stage, progress)
 
 
 def _file(directory: Path, pattern: str) -> Path:

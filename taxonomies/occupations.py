@@ -129,7 +129,14 @@ class TitleSearch:
         known = dict(zip(lexical.concept_ids, lexical.concept_kinds, strict=True))
         self._preferred = dict(zip(lexical.concept_ids, lexical.preferred, strict=True))
         # Only choices of occupations the index still has count (an obsolete one says nothing).
-        usable = [c for c in choices if known.get(c.occupation_id) is ConceptKind.OCCUPATION]
+        usable: list[OccupationChoice] = []
+        ignored: dict[str, None] = {}  # choices of occupations the index lacks, each id once
+        for choice in choices:
+            if known.get(choice.occupation_id) is ConceptKind.OCCUPATION:
+                usable.append(choice)
+            else:
+                ignored[choice.occupation_id] = None
+        self.ignored = tuple(ignored)
         self._exact: dict[str, str] = {}
         for choice in usable:  # in order: the latest choice for a title wins
             key = normalize(choice.title)

@@ -25,8 +25,8 @@ from taxonomies.model import (
     RoleTemplate,
     Taxonomy,
 )
-from taxonomies.progress import Progress, counted, silent
-from taxonomies.rows import StrictRows
+from taxonomies.progress import Progress, silent
+from taxonomies.rows import read_rows
 from taxonomies.validate import validate
 
 NAME = "onet"
@@ -222,9 +222,8 @@ def _number(cell: str | None) -> float | None:
 
 
 def _rows(path: Path, stage: str, progress: Progress) -> Iterator[dict[str, str]]:
-    with path.open(encoding="utf-8-sig", newline="") as handle:
-        reader = StrictRows(handle, path, delimiter="\t", quoting=csv.QUOTE_NONE)
-        yield from counted(reader, stage, progress)
+    """O*NET's text files: tab-separated, with quotes that are part of the text."""
+    return read_rows(path, stage, progress, delimiter="\t", quoting=csv.QUOTE_NONE)
 
 
 def _required(directory: Path, filename: str) -> Path:

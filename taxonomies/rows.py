@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Literal, TextIO
 
 from taxonomies.errors import TaxonomySourceError
+from taxonomies.progress import Progress, counted
 
 
 class StrictRows:
@@ -48,3 +49,18 @@ class StrictRows:
 
     def _error(self, detail: str) -> TaxonomySourceError:
         return TaxonomySourceError(f"{self._path}: line {self._reader.line_num}: {detail}")
+
+
+def read_rows(
+    path: Path,
+    stage: str,
+    progress: Progress,
+    *,
+    delimiter: str = ",",
+    quoting: Literal[0, 1, 2, 3] = csv.QUOTE_MINIMAL,
+) -> Iterator[dict[str, str]]:
+    """Stream a UTF-8 (BOM or not) delimited file strictly, counting rows into `progress`."""
+    with path.open(encoding="utf-8-sig", newline="") as handle:
+        yield from counted(
+            StrictRows(handle, path, delimiter=delimiter, quoting=quoting), stage, progress
+        )

@@ -131,15 +131,11 @@ def handle_occupations(args: argparse.Namespace, settings: Settings) -> int:
     if choices is None:
         return 2
     search = TitleSearch(searcher, choices)
-    if search.learned < len(choices):
-        unknown = sorted(
-            {c.occupation_id for c in choices}
-            - {c.id for c in taxonomy.concepts.values() if c.kind is ConceptKind.OCCUPATION}
-        )
+    if search.ignored:
         print(
             f"{len(choices) - search.learned} of {len(choices)} choices name no occupation of"
-            f" {taxonomy.key} and are ignored: {', '.join(unknown[:5])}"
-            + (" ..." if len(unknown) > 5 else ""),
+            f" {taxonomy.key} and are ignored: {', '.join(search.ignored[:5])}"
+            + (" ..." if len(search.ignored) > 5 else ""),
             file=sys.stderr,
         )
     if isinstance(searcher, HybridIndex):

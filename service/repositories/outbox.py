@@ -30,9 +30,6 @@ async def enqueue(session: AsyncSession, message: OutboxMessage) -> tuple[Outbox
         return latest, False
     if latest is not None:
         message.idempotency_key = f"{message.idempotency_key}:{latest.id}"[:200]
-    existing = await _by_key(session, message.idempotency_key)
-    if existing is not None:
-        return existing, False
     stored, new = await insert_or_existing(
         session, message, lambda: _by_key(session, message.idempotency_key)
     )
