@@ -18,12 +18,15 @@ async def healthz(request: web.Request) -> web.Response:
     runtime = request.app[RUNTIME]
     try:
         async with runtime.engine.connect() as connection:
-            await connection.execute(text("SELECT 1"))
-            try:
+            try:  # one round trip when all is well
                 revision = (
                     await connection.execute(text("SELECT version_num FROM alembic_version"))
                 ).scalar()
-            except DBAPIError:  # no alembic_version table: never migrated
+            except DBAPIError:
+                # No alembic_version table (never migrated), or no database at all: SELECT 1
+                # tells them apart.
+                await connection.rollback()
+                await connection.execute(text("SELECT 1"))
                 revision = None
     except Exception as exc:  # any database failure means "not healthy", with the reason
         return web.json_response(
