@@ -114,6 +114,25 @@ class ApiKey(SQLModel, table=True):
     revoked_at: datetime | None = _ts(nullable=True)
 
 
+class WebSession(SQLModel, table=True):
+    """A browser sign-in; the cookie carries only this row's id, signed.
+
+    Signing out revokes the row, so the session ends on the server for whoever holds a copy of
+    the cookie. It also ends with the API key it was opened with.
+    """
+
+    __tablename__ = "web_sessions"
+    # Not `new_id`: the id is the bearer secret inside the cookie, so it comes from `secrets`.
+    id: str = Field(primary_key=True, max_length=64)
+    tenant_id: str = _tenant()
+    api_key_id: str = Field(
+        foreign_key="api_keys.id", index=True, max_length=32, ondelete="CASCADE"
+    )
+    created_at: datetime = _created()
+    expires_at: datetime = _ts(index=True)
+    revoked_at: datetime | None = _ts(nullable=True)
+
+
 class Connection(SQLModel, table=True):
     """A configured external system: an ATS or a credential source. Secrets are encrypted."""
 

@@ -13,8 +13,9 @@ from service.web.auth import (
     SESSION_COOKIE,
     SESSION_MAX_AGE,
     authenticate,
+    end_session,
     principal_for_token,
-    session_cookie_value,
+    start_session,
 )
 from service.web.keys import RUNTIME, TEMPLATES
 
@@ -82,7 +83,7 @@ async def login(request: web.Request) -> web.Response:
     response = web.HTTPSeeOther("/")
     response.set_cookie(
         SESSION_COOKIE,
-        session_cookie_value(request, principal),
+        await start_session(request, principal),
         max_age=SESSION_MAX_AGE,
         httponly=True,
         samesite="Lax",
@@ -92,6 +93,8 @@ async def login(request: web.Request) -> web.Response:
 
 
 async def logout(request: web.Request) -> web.Response:
+    """Sign out: the session ends on the server, not just in this browser."""
+    await end_session(request)
     response = web.HTTPSeeOther("/login")
     response.del_cookie(SESSION_COOKIE)
     raise response
