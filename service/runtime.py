@@ -79,7 +79,11 @@ async def open_runtime(
             engine=engine,
             sessions=session_factory(engine),
             fetcher=fetcher,
-            verifier=Verifier(contexts=ContextStore.from_settings(settings), fetcher=fetcher),
+            verifier=Verifier(
+                contexts=ContextStore.from_settings(settings),
+                fetcher=fetcher,
+                status_stale_if_error=settings.status_stale_if_error_seconds,
+            ),
             catalog=catalog
             or TaxonomyCatalog.with_starter(
                 cache_dir=settings.cache_path / "embeddings", semantic=settings.semantic_mapping

@@ -92,6 +92,12 @@ class Settings(BaseSettings):
     clock_skew_seconds: int = Field(
         default=300, description="Tolerance on credential validity dates."
     )
+    status_stale_if_error_seconds: int = Field(
+        default=86_400,
+        ge=0,
+        description="When a status list's host is briefly unreachable (timeout, refused, 5xx,"
+        " 429), use the last verified copy if it is younger than this; 0 disables.",
+    )
 
     @field_validator("fetch_allow", mode="before")
     @classmethod

@@ -112,6 +112,7 @@ async def _verify_all(
             contexts=ContextStore.from_settings(settings),
             fetcher=fetcher,
             max_input_bytes=settings.max_credential_bytes,
+            status_stale_if_error=settings.status_stale_if_error_seconds,
         )
         results = []
         for item in inputs:

@@ -28,6 +28,7 @@ from service.verify.engine import DEFAULT_MAX_INPUT_BYTES, Verifier
 from service.verify.jsonld import LinkedData
 from service.verify.policy import Holder, VerifyPolicy
 from service.verify.result import IssuerTier, VerificationResult
+from service.verify.status import DEFAULT_STALE_IF_ERROR
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)
@@ -38,6 +39,7 @@ class BulkSettings:
     fetch_policy: FetchPolicy
     max_input_bytes: int = DEFAULT_MAX_INPUT_BYTES
     status_cache_ttl: float = 300.0
+    status_stale_if_error: float = DEFAULT_STALE_IF_ERROR
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)
@@ -88,6 +90,7 @@ async def _verify_job(state: _WorkerState, job: _Job) -> list[tuple[int, Verific
             contexts=state.contexts,
             fetcher=fetcher,
             status_cache_ttl=settings.status_cache_ttl,
+            status_stale_if_error=settings.status_stale_if_error,
             max_input_bytes=settings.max_input_bytes,
             linked_data=state.linked_data,
         )

@@ -8,7 +8,8 @@ result whose `parse` check failed.
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping
+import time
+from collections.abc import Callable, Mapping
 from datetime import datetime
 from typing import Any, Protocol
 
@@ -29,7 +30,7 @@ from service.verify.result import (
     Verdict,
     VerificationResult,
 )
-from service.verify.status import StatusChecker
+from service.verify.status import DEFAULT_STALE_IF_ERROR, StatusChecker
 from service.verify.vc import VcPipeline
 
 logger = logging.getLogger(__name__)
@@ -81,6 +82,8 @@ class Verifier:
         contexts: ContextStoreLike,
         fetcher: Fetcher,
         status_cache_ttl: float = 300.0,
+        status_stale_if_error: float = DEFAULT_STALE_IF_ERROR,
+        clock: Callable[[], float] = time.monotonic,
         limits: CanonicalLimits | None = None,
         max_input_bytes: int = DEFAULT_MAX_INPUT_BYTES,
         canonical_cache_bytes: int = 16 * 1024 * 1024,
@@ -92,8 +95,14 @@ class Verifier:
         self.linked_data = linked_data or LinkedData(
             contexts, limits=limits, canonical_cache_bytes=canonical_cache_bytes
         )
-        self.keys = KeyResolver(fetcher, cache_ttl=status_cache_ttl)
-        self.status = StatusChecker(fetcher, cache_ttl=status_cache_ttl)
+        # `clock` (monotonic seconds) ages the key and status-list caches; tests move it by hand.
+        self.keys = KeyResolver(fetcher, cache_ttl=status_cache_ttl, clock=clock)
+        self.status = StatusChecker(
+            fetcher,
+            cache_ttl=status_cache_ttl,
+            stale_if_error=status_stale_if_error,
+            clock=clock,
+        )
         self.pipeline = VcPipeline(
             linked_data=self.linked_data, keys=self.keys, status=self.status, schemas=contexts
         )

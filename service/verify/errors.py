@@ -10,6 +10,8 @@
      └── StatusError                  a status list could not be used
 
 `infrastructure=True` on the last two means "unreachable": the check is unknown, never pass.
+`transient=True` on StatusError means trying again later may well work (timeout, refused
+connection, 5xx, 429), so a recently verified copy of the list may stand in.
 """
 
 from __future__ import annotations
@@ -67,6 +69,9 @@ class KeyResolutionError(VerificationError):
 class StatusError(VerificationError):
     """A status list could not be fetched, verified or decoded."""
 
-    def __init__(self, message: str, *, infrastructure: bool = True) -> None:
+    def __init__(
+        self, message: str, *, infrastructure: bool = True, transient: bool = False
+    ) -> None:
         self.infrastructure = infrastructure
+        self.transient = transient
         super().__init__(message)

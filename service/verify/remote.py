@@ -9,8 +9,10 @@ from typing import Any, Protocol
 
 from service.fetch import (
     BlockedURL,
+    FetchConnectionError,
     FetchedDocument,
     FetchError,
+    FetchTimeout,
     FetchTooLarge,
     FetchUnsupportedType,
 )
@@ -41,12 +43,22 @@ class RemoteDocumentError(VerificationError):
     """A pointed-at document could not be used.
 
     `infrastructure` is True when the failure says nothing about the credential (timeout,
-    connection refused, 5xx): the check becomes `unknown`, never `pass`.
+    connection refused, 5xx): the check becomes `unknown`, never `pass`. `transient` is True when
+    trying again later may well work (timeout, connection failure, 408, 429, 5xx); a refusal by
+    the fetch policy, a redirect loop, a 404 or a bad body is not transient.
     """
 
-    def __init__(self, message: str, *, infrastructure: bool, status: int | None = None) -> None:
+    def __init__(
+        self,
+        message: str,
+        *,
+        infrastructure: bool,
+        status: int | None = None,
+        transient: bool = False,
+    ) -> None:
         self.infrastructure = infrastructure
         self.status = status
+        self.transient = transient
         super().__init__(message)
 
 
@@ -71,6 +83,10 @@ async def fetch_document(
         document = await fetcher.fetch(url, accept=accept, max_bytes=max_bytes)
     except (BlockedURL, FetchTooLarge, FetchUnsupportedType) as exc:
         raise RemoteDocumentError(f"{what} {url} refused: {exc}", infrastructure=False) from exc
+    except (FetchTimeout, FetchConnectionError) as exc:
+        raise RemoteDocumentError(
+            f"{what} {url} unreachable: {exc}", infrastructure=True, transient=True
+        ) from exc
     except FetchError as exc:
         raise RemoteDocumentError(f"{what} {url} unreachable: {exc}", infrastructure=True) from exc
     if document.status in (404, 410):
@@ -84,6 +100,7 @@ async def fetch_document(
             f"{what} {url} answered HTTP {document.status}",
             infrastructure=document.status >= 429 or document.status == 408,
             status=document.status,
+            transient=document.status in (408, 429) or 500 <= document.status < 600,
         )
     return document
 

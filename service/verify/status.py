@@ -2,8 +2,12 @@
 
 A status list is trusted only after its own credential verifies (proof, dates, type, purpose).
 Anything that stops us reading it (unreachable, unverifiable, undecodable) makes the status
-`unknown`, never `pass`. Verified lists are cached for min(list ttl, Cache-Control max-age,
-the configured ceiling); verdicts are never cached.
+`unknown`, never `pass`. Verified lists are fresh for min(list ttl, Cache-Control max-age, the
+configured ceiling); verdicts are never cached. After that a verified copy is kept (stale-if-error,
+in the spirit of RFC 5861): when a refresh fails for a transient reason (timeout, refused
+connection, 5xx, 429) a copy younger than `stale_if_error` seconds answers instead, and the
+check says so. A 404, a list that no longer verifies or a refusal by the fetch policy is the
+issuer's (or our) answer, not an outage: the copy is dropped and the status is `unknown`.
 """
 
 from __future__ import annotations
@@ -11,15 +15,23 @@ from __future__ import annotations
 import asyncio
 import base64
 import binascii
-import re
 import time
 import zlib
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
+from service.verify.dates import check_validity
 from service.verify.errors import StatusError
+from service.verify.kept import (
+    KeptCopies,
+    KeptCopy,
+    duration,
+    fresh_seconds,
+    moment,
+    stand_in_seconds,
+)
 from service.verify.keys import b64url_decode, multibase_decode
 from service.verify.remote import Fetcher, RemoteDocumentError, fetch_json
 from service.verify.result import CheckId, CheckResult, Outcome
@@ -37,7 +49,10 @@ LIST_TYPES = {
     "StatusList2021Entry": ("StatusList2021Credential", "StatusList2021"),
 }
 REVOCATION_LIST_TYPE = "1EdTechRevocationList"
-_MAX_AGE = re.compile(r"(?:^|,)\s*(?:s-)?max-age\s*=\s*(\d+)", re.IGNORECASE)
+DEFAULT_STALE_IF_ERROR = 24 * 3600.0
+# Kept lists are usually 16 KiB (131,072 entries); the byte budget bounds the 16 MiB extremes.
+MAX_KEPT_LISTS = 4096
+MAX_KEPT_BYTES = 256 * 1024 * 1024
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)
@@ -58,6 +73,7 @@ class StatusList:
     url: str
     purposes: tuple[str, ...]
     bits: bytes
+    valid_until: datetime | None = None  # the list credential's own end of validity
 
     @property
     def length(self) -> int:
@@ -110,17 +126,10 @@ def _base64_any(value: str) -> bytes:
 
 
 def _cache_seconds(subject: Mapping[str, Any], headers: Mapping[str, str], ceiling: float) -> float:
-    limits = [ceiling]
     ttl = subject.get("ttl")
     if isinstance(ttl, int | float) and not isinstance(ttl, bool) and ttl >= 0:
-        limits.append(ttl / 1000.0)
-    cache_control = headers.get("Cache-Control") or headers.get("cache-control") or ""
-    if "no-store" in cache_control.lower() or "no-cache" in cache_control.lower():
-        limits.append(0.0)
-    match = _MAX_AGE.search(cache_control)
-    if match:
-        limits.append(float(match.group(1)))
-    return max(0.0, min(limits))
+        return fresh_seconds(headers, ceiling, ttl / 1000.0)
+    return fresh_seconds(headers, ceiling)
 
 
 def _types(value: Any) -> list[str]:
@@ -139,12 +148,16 @@ class StatusChecker:
         fetcher: Fetcher,
         *,
         cache_ttl: float = 300.0,
+        stale_if_error: float = DEFAULT_STALE_IF_ERROR,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self._fetcher = fetcher
         self._ceiling = cache_ttl
+        self._stale_if_error = max(0.0, stale_if_error)
         self._clock = clock
-        self._cache: dict[tuple[str, str], tuple[float, StatusList]] = {}
+        self._copies: KeptCopies[tuple[str, str], StatusList] = KeptCopies(
+            max_entries=MAX_KEPT_LISTS, max_bytes=MAX_KEPT_BYTES
+        )
         self._locks: dict[tuple[str, str], asyncio.Lock] = {}
 
     async def check(
@@ -217,13 +230,17 @@ class StatusChecker:
         if index < 0 or not 1 <= size <= 8:
             return EntryResult(outcome=Outcome.FAIL, detail=f"{entry_type} index/size invalid")
         try:
-            status_list = await self._status_list(url, entry_type, purpose, now, verify_list)
+            status_list, stand_in = await self._status_list(
+                url, entry_type, purpose, now, verify_list
+            )
         except StatusError as exc:
             return EntryResult(outcome=Outcome.UNKNOWN, detail=f"{purpose} status unknown: {exc}")
+        # A stale copy decides exactly as a fresh one would (a set bit still revokes).
+        source = f"; {stand_in}" if stand_in else ""
         if (index + 1) * size > status_list.length:
             return EntryResult(
                 outcome=Outcome.UNKNOWN,
-                detail=f"index {index} is outside the {status_list.length}-bit list {url}",
+                detail=f"index {index} is outside the {status_list.length}-bit list {url}{source}",
             )
         value = status_list.value(index, size)
         short = status_list.length // size < min_entries
@@ -236,18 +253,20 @@ class StatusChecker:
         if value and purpose in ("revocation", "suspension"):
             verb = "revoked" if purpose == "revocation" else "suspended"
             return EntryResult(
-                outcome=Outcome.FAIL, detail=f"{verb} by its issuer (entry {index} of {url})"
+                outcome=Outcome.FAIL,
+                detail=f"{verb} by its issuer (entry {index} of {url}){source}",
             )
         if value:
             return EntryResult(
-                outcome=Outcome.WARN, detail=f"{purpose} status {value} set at entry {index}{note}"
+                outcome=Outcome.WARN,
+                detail=f"{purpose} status {value} set at entry {index}{note}{source}",
             )
         verb = {"revocation": "not revoked", "suspension": "not suspended"}.get(
             purpose, f"{purpose} status clear"
         )
         return EntryResult(
             outcome=Outcome.WARN if short else Outcome.PASS,
-            detail=f"{verb} (entry {index} of {url}){note}",
+            detail=f"{verb} (entry {index} of {url}){note}{source}",
         )
 
     async def _status_list(
@@ -257,19 +276,22 @@ class StatusChecker:
         purpose: str,
         now: datetime,
         verify_list: ListCredentialVerifier,
-    ) -> StatusList:
+    ) -> tuple[StatusList, str]:
+        """The verified list, and how a stale copy came to answer for it ("" when fresh)."""
         key = (url, entry_type)
         lock = self._locks.setdefault(key, asyncio.Lock())
         async with lock:
-            cached = self._cache.get(key)
-            if cached is not None and cached[0] > self._clock():
-                status_list = cached[1]
+            kept = self._copies.get(key)
+            if kept is not None and kept.is_fresh(self._clock()):
+                status_list, stand_in = kept.value, ""
             else:
-                status_list, seconds = await self._load(url, entry_type, now, verify_list)
-                if seconds > 0:
-                    if len(self._cache) >= 4096:
-                        self._cache.clear()
-                    self._cache[key] = (self._clock() + seconds, status_list)
+                try:
+                    loaded = await self._load(url, entry_type, now, verify_list)
+                except StatusError as exc:
+                    status_list, stand_in = self._stand_in(key, kept, exc, now)
+                else:
+                    self._copies.put(key, loaded, clock=self._clock())
+                    status_list, stand_in = loaded.value, ""
         if not lock.locked():
             # The lock only serialises concurrent loads of one list; do not keep one per URL.
             self._locks.pop(key, None)
@@ -279,11 +301,43 @@ class StatusChecker:
                 f" not {purpose}",
                 infrastructure=False,
             )
-        return status_list
+        return status_list, stand_in
+
+    def _stand_in(
+        self,
+        key: tuple[str, str],
+        kept: KeptCopy[StatusList] | None,
+        error: StatusError,
+        now: datetime,
+    ) -> tuple[StatusList, str]:
+        """The kept copy in place of a list that could not be refreshed, or the reason it cannot."""
+        if not error.transient:
+            # The server answered (404, a list that no longer verifies...) or the guard refused:
+            # the old copy no longer speaks for the issuer.
+            self._copies.discard(key)
+            raise error
+        if kept is None or self._stale_if_error <= 0:
+            raise error
+        age = kept.age(self._clock())
+        copy = f"the copy verified at {moment(kept.verified_at)}"
+        if not kept.can_stand_in(self._clock()):
+            raise StatusError(
+                f"{error}; {copy} is {duration(age)} old, more than the"
+                f" {duration(kept.usable_for)} a copy may stand in for an unreachable list",
+                transient=True,
+            ) from error
+        valid_until = kept.value.valid_until
+        if valid_until is not None and now > valid_until:
+            raise StatusError(
+                f"{error}; {copy} expired at {moment(valid_until)}", transient=True
+            ) from error
+        return kept.value, (
+            f"status list unreachable now ({error}); used {copy}, {duration(age)} old"
+        )
 
     async def _load(
         self, url: str, entry_type: str, now: datetime, verify_list: ListCredentialVerifier
-    ) -> tuple[StatusList, float]:
+    ) -> KeptCopy[StatusList]:
         credential_type, subject_type = LIST_TYPES[entry_type]
         try:
             remote = await fetch_json(
@@ -293,7 +347,7 @@ class StatusChecker:
                 accept=STATUS_LIST_MEDIA_TYPES,
             )
         except RemoteDocumentError as exc:
-            raise StatusError(str(exc)) from exc
+            raise StatusError(str(exc), transient=exc.transient) from exc
         document = remote.data
         if not isinstance(document, Mapping):
             raise StatusError(f"status list {url} is not a JSON object")
@@ -307,8 +361,17 @@ class StatusChecker:
             raise StatusError(f"status list {url} does not verify: {verification.detail}")
         bits = decode_encoded_list(subject.get("encodedList"))
         purposes = tuple(_types(subject.get("statusPurpose")))
-        seconds = _cache_seconds(subject, remote.headers, self._ceiling)
-        return StatusList(url=url, purposes=purposes, bits=bits), seconds
+        fresh = _cache_seconds(subject, remote.headers, self._ceiling)
+        # verify_list has just checked the dates; only the end matters for a copy used later.
+        valid_until = check_validity(document, now=now, clock_skew=timedelta(0)).valid_until
+        return KeptCopy(
+            value=StatusList(url=url, purposes=purposes, bits=bits, valid_until=valid_until),
+            size=len(bits),
+            verified_at=now,
+            stored_at=self._clock(),
+            fresh_for=fresh,
+            usable_for=stand_in_seconds(remote.headers, fresh, self._stale_if_error),
+        )
 
     async def _revocation_list(
         self, entry: Mapping[str, Any], credential: Mapping[str, Any]
