@@ -12,7 +12,16 @@ from prometheus_client import CollectorRegistry
 
 from service.runtime import Runtime, open_runtime
 from service.settings import Settings
-from service.web.keys import METRICS, REGISTRY, RUNTIME, SCHEDULER_TASK, SETTINGS, TEMPLATES
+from service.web.assets import Assets
+from service.web.keys import (
+    ASSETS,
+    METRICS,
+    REGISTRY,
+    RUNTIME,
+    SCHEDULER_TASK,
+    SETTINGS,
+    TEMPLATES,
+)
 from service.web.metrics import Metrics
 from service.web.middlewares import request_context, security_headers
 from service.web.routes import setup_routes
@@ -38,10 +47,12 @@ def create_app(
     registry = CollectorRegistry()
     app[REGISTRY] = registry
     app[METRICS] = Metrics.create(registry)
+    app[ASSETS] = Assets.load()
     app[TEMPLATES] = jinja2.Environment(
         loader=jinja2.PackageLoader("service.web", "templates"),
         autoescape=jinja2.select_autoescape(default=True),
     )
+    app[TEMPLATES].globals["asset_url"] = app[ASSETS].url
 
     async def runtime_ctx(app: web.Application) -> AsyncIterator[None]:
         if runtime is not None:

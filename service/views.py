@@ -5,15 +5,21 @@ from __future__ import annotations
 import json
 from typing import Any
 
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from service import taxonomy_rows
 from service.errors import NotFound
+from service.models import MatchResult
 from service.repositories import applications as app_repo
 from service.repositories import credentials as cred_repo
 from service.repositories import matches as match_repo
 from service.repositories import outbox as outbox_repo
 from service.repositories import profiles as profile_repo
 from service.repositories import runs as runs_repo
+from service.repositories import taxonomy as taxonomy_repo
 from service.repositories import tenancy
 from service.runtime import Runtime
+from taxonomies import esco
 
 
 async def application_list(
@@ -69,6 +75,7 @@ async def application_detail(
         match = await match_repo.latest_for_application(
             session, tenant_id=tenant_id, application_id=application.id
         )
+        match_view = await _match_view(runtime, session, match) if match else None
         pushes = await outbox_repo.pending_for_application(
             session, tenant_id=tenant_id, target_ref=application.id
         )
@@ -100,16 +107,7 @@ async def application_detail(
         "candidate": {"id": candidate.id, "name": candidate.display_name} if candidate else None,
         "job": {"id": job.id, "title": job.title} if job else None,
         "credentials": credentials,
-        "match": {
-            "id": match.id,
-            "score": match.score,
-            "band": match.band,
-            "explanation": match.explanation,
-            "versions": match.versions,
-            "computed_at": match.computed_at.isoformat(),
-        }
-        if match
-        else None,
+        "match": match_view,
         "pushes": [
             {
                 "id": p.id,
@@ -148,18 +146,49 @@ async def match_for_evidence(runtime: Runtime, *, tenant_id: str, match_id: str)
         match = await match_repo.get_match(session, tenant_id=tenant_id, match_id=match_id)
         if match is None:
             raise NotFound("this evidence is no longer available")
+        match_view = await _match_view(runtime, session, match)
     detail = await application_detail(
         runtime, tenant_id=tenant_id, application_id=match.application_id
     )
-    detail["match"] = {
+    detail["match"] = match_view
+    return detail
+
+
+async def _match_view(
+    runtime: Runtime, session: AsyncSession, match: MatchResult
+) -> dict[str, Any]:
+    return {
         "id": match.id,
         "score": match.score,
         "band": match.band,
         "explanation": match.explanation,
         "versions": match.versions,
+        "attribution": await _attribution(
+            runtime, session, tenant_id=match.tenant_id, taxonomy=match.versions.get("taxonomy")
+        ),
         "computed_at": match.computed_at.isoformat(),
     }
-    return detail
+
+
+async def _attribution(
+    runtime: Runtime, session: AsyncSession, *, tenant_id: str, taxonomy: object
+) -> str | None:
+    """The text the scored taxonomy asks to be shown wherever its data is (ESCO's licence does):
+    a score's explanation is made of its concept labels. `taxonomy` is the `name@version` the
+    score was computed with; that version's stored text wins, then the bundled one's."""
+    name, _, version = str(taxonomy or "").partition("@")
+    if not name:
+        return None
+    records = await taxonomy_repo.visible_versions(session, tenant_id=tenant_id, name=name)
+    record = taxonomy_rows.choose_version(records, tenant_id=tenant_id, version=version or None)
+    if record is not None and record.attribution:
+        return record.attribution
+    bundled = runtime.catalog.get(name)
+    if bundled is not None and bundled.taxonomy.version == version:
+        return bundled.taxonomy.attribution or None
+    if name == esco.NAME and version:
+        return esco.attribution(version)  # a version since removed still came from ESCO
+    return None
 
 
 async def job_list(runtime: Runtime, *, tenant_id: str) -> list[dict[str, Any]]:

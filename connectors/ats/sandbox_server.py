@@ -271,6 +271,14 @@ async def _json_errors(request: web.Request, handler: Handler) -> web.StreamResp
 # The page for people -------------------------------------------------------------------------
 
 
+# The page's styles are inline, so it states its own policy; Skillproof's stricter one (which
+# forbids inline styles) would otherwise apply where the demo mounts it. Still no script at all.
+_PAGE_CSP = (
+    "default-src 'none'; style-src 'unsafe-inline'; form-action 'none'; frame-ancestors 'none';"
+    " base-uri 'none'"
+)
+
+
 async def _pushes_page(request: web.Request) -> web.Response:
     """Pushes newest first, then each application with the match it currently shows."""
     state = request.app[STATE]
@@ -295,4 +303,6 @@ async def _pushes_page(request: web.Request) -> web.Response:
     ]
     template = request.app[_TEMPLATES].get_template("sandbox.html")
     html = template.render(pushes=pushes, applications=applications, jobs=len(state.jobs))
-    return web.Response(text=html, content_type="text/html")
+    return web.Response(
+        text=html, content_type="text/html", headers={"Content-Security-Policy": _PAGE_CSP}
+    )

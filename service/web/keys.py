@@ -10,6 +10,7 @@ from prometheus_client import CollectorRegistry
 
 from service.runtime import Runtime
 from service.settings import Settings
+from service.web.assets import Assets
 from service.web.metrics import Metrics
 
 SETTINGS = web.AppKey("settings", Settings)
@@ -17,4 +18,5 @@ RUNTIME = web.AppKey("runtime", Runtime)
 METRICS = web.AppKey("metrics", Metrics)
 REGISTRY = web.AppKey("registry", CollectorRegistry)
 TEMPLATES = web.AppKey("templates", jinja2.Environment)
+ASSETS = web.AppKey("assets", Assets)
 SCHEDULER_TASK = web.AppKey("scheduler_task", asyncio.Task[None])

@@ -80,7 +80,25 @@ def _http_problem(exc: web.HTTPException) -> web.Response:
     return problem(exc.status, exc.reason, detail)
 
 
+# The pages show text from candidates' credentials and from the ATS. Autoescaping keeps it text;
+# this policy is the second wall should a template ever slip: the pages need no JavaScript, so
+# none runs at all, not even inline handlers. Styles come only from the app's own stylesheet
+# (service/web/static): no inline <style> and no style="" attributes, which is why score bars
+# are SVG (templates/bar.html). No images, fonts or fetches; forms post only back to the app;
+# no framing, no <base> to re-point relative links. On JSON and problem documents it is inert.
+CONTENT_SECURITY_POLICY = "; ".join(
+    (
+        "default-src 'none'",
+        "script-src 'none'",
+        "style-src 'self'",
+        "form-action 'self'",
+        "frame-ancestors 'none'",
+        "base-uri 'none'",
+    )
+)
+
 _SECURITY_HEADERS = {
+    "Content-Security-Policy": CONTENT_SECURITY_POLICY,
     "X-Content-Type-Options": "nosniff",
     "Referrer-Policy": "no-referrer",
     "X-Frame-Options": "DENY",
@@ -88,6 +106,8 @@ _SECURITY_HEADERS = {
 
 
 async def security_headers(request: web.Request, response: web.StreamResponse) -> None:
-    """An `on_response_prepare` hook: every response gets them, errors and redirects included."""
+    """An `on_response_prepare` hook: every response gets them, errors and redirects included.
+
+    A response that already carries one keeps its own (the sandbox ATS page sets its policy)."""
     for name, value in _SECURITY_HEADERS.items():
         response.headers.setdefault(name, value)

@@ -9,6 +9,7 @@ from aiohttp import web
 from service import views
 from service.errors import NotFound, Unauthorized
 from service.security.links import LinkError
+from service.web.assets import CACHE_FOREVER, CACHE_REVALIDATE
 from service.web.auth import (
     SESSION_COOKIE,
     SESSION_MAX_AGE,
@@ -17,7 +18,7 @@ from service.web.auth import (
     principal_for_token,
     start_session,
 )
-from service.web.keys import RUNTIME, TEMPLATES
+from service.web.keys import ASSETS, RUNTIME, TEMPLATES
 
 
 def render(request: web.Request, template: str, status: int = 200, **context: Any) -> web.Response:
@@ -98,3 +99,20 @@ async def logout(request: web.Request) -> web.Response:
     response = web.HTTPSeeOther("/login")
     response.del_cookie(SESSION_COOKIE)
     raise response
+
+
+async def static_asset(request: web.Request) -> web.Response:
+    """A file from service/web/static, with the headers that let browsers keep it."""
+    asset = request.app[ASSETS].get(request.match_info["name"])
+    if asset is None:
+        raise NotFound(f"no static file {request.match_info['name']}")
+    current = request.query.get("v") == asset.digest
+    headers = {"Cache-Control": CACHE_FOREVER if current else CACHE_REVALIDATE}
+    if any(tag.value in (asset.digest, "*") for tag in request.if_none_match or ()):
+        response = web.Response(status=304, headers=headers)
+    else:
+        response = web.Response(
+            body=asset.body, content_type=asset.content_type, charset="utf-8", headers=headers
+        )
+    response.etag = asset.digest
+    return response

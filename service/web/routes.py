@@ -17,6 +17,7 @@ def setup_routes(app: web.Application) -> None:
     app.router.add_get("/connections", pages.connections_page)
     app.router.add_get("/applications/{application_id}", pages.application_page)
     app.router.add_get("/evidence/{token}", pages.evidence_page)
+    app.router.add_get("/static/{name}", pages.static_asset)
     app.router.add_get("/api/v1/applications", api.list_applications)
     app.router.add_get("/api/v1/applications/{application_id}", api.get_application)
     app.router.add_post("/api/v1/applications/{application_id}/credentials", api.post_credential)

@@ -6,14 +6,17 @@ import asyncio
 import hashlib
 import io
 import json
+import re
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime
+from html.parser import HTMLParser
 from pathlib import Path
 
 import aiohttp
 import pytest
 from sqlmodel import func, select
 
+from connectors.ats.sandbox_server import create_sandbox_app
 from service.app import create_app
 from service.cli import migrate
 from service.db import unit_of_work
@@ -316,14 +319,85 @@ async def test_every_response_carries_the_security_headers(api: Api) -> None:
     responses = [
         await api.client.get("/healthz"),
         await api.client.get("/api/v1/applications"),  # 401
+        await api.client.get("/api/v1/applications", headers=api.auth(api.acme)),  # JSON
         await api.client.get("/api/v1/nope", headers=api.auth(api.acme)),  # 404
         await api.client.get("/", allow_redirects=False),  # 303 to /login
         await api.client.get("/login"),
+        await api.client.get("/static/app.css"),
     ]
     for response in responses:
         assert response.headers.get("X-Content-Type-Options") == "nosniff", response.status
         assert response.headers.get("X-Frame-Options") == "DENY", response.status
         assert response.headers.get("Referrer-Policy") == "no-referrer", response.status
+        policy = response.headers.get("Content-Security-Policy", "")
+        directives = {d.split()[0]: d.split()[1:] for d in policy.split(";") if d.strip()}
+        expected = {
+            "default-src": ["'none'"],
+            "script-src": ["'none'"],
+            "style-src": ["'self'"],
+            "form-action": ["'self'"],
+            "frame-ancestors": ["'none'"],
+            "base-uri": ["'none'"],
+        }
+        assert directives == expected, f"{response.url.path} ({response.status}): {policy!r}"
+
+
+class _InlineCode(HTMLParser):
+    """Collects what the Content-Security-Policy would refuse: <style>, <script>, style=, on*=."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.found: list[str] = []
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        if tag in {"style", "script"}:
+            self.found.append(f"<{tag}>")
+        self.found += [f"<{tag} {n}=>" for n, _ in attrs if n == "style" or n.startswith("on")]
+
+
+async def test_pages_use_no_inline_style_or_script(api: Api) -> None:
+    """The policy allows neither: a page that used one would render broken."""
+    assert (await api.client.post("/login", data={"key": api.acme.api_key})).status == 200
+    for path in ("/", "/connections", f"/applications/{api.acme.application_id}", "/login"):
+        page = await api.client.get(path)
+        assert page.status == 200, path
+        parser = _InlineCode()
+        parser.feed(await page.text())
+        assert parser.found == [], f"{path} has inline code the policy blocks: {parser.found}"
+
+
+async def test_the_mounted_sandbox_page_keeps_a_policy_of_its_own(
+    api: Api, aiohttp_client: object
+) -> None:
+    """`make run` mounts the sandbox ATS, whose page styles itself inline: the app's policy would
+    leave it unstyled, so it sends its own, which still runs no script."""
+    sandbox = create_sandbox_app(api_keys=["sandbox-key"])
+    app = create_app(api.runtime.settings, runtime=api.runtime, sandbox_ats=sandbox)
+    client = await aiohttp_client(app)  # type: ignore[operator]
+    page = await client.get("/sandbox-ats/")
+    assert page.status == 200
+    policy = page.headers["Content-Security-Policy"]
+    assert "style-src 'unsafe-inline'" in policy, policy
+    assert "default-src 'none'" in policy, policy
+    assert "script-src" not in policy, "default-src 'none' is what forbids script there"
+
+
+async def test_the_stylesheet_is_served_as_css_and_cached_by_version(api: Api) -> None:
+    page = await (await api.client.get("/login")).text()
+    [href] = re.findall(r'<link rel="stylesheet" href="([^"]+)"', page)
+    assert href.startswith("/static/app.css?v="), href
+    versioned = await api.client.get(href)
+    assert versioned.status == 200
+    assert versioned.headers["Content-Type"] == "text/css; charset=utf-8"
+    assert versioned.headers["Cache-Control"] == "public, max-age=31536000, immutable"
+    assert ".bar rect" in await versioned.text(), "the score bars' styles are in the stylesheet"
+    etag = versioned.headers["ETag"]
+    unversioned = await api.client.get("/static/app.css")
+    assert unversioned.headers["Cache-Control"] == "no-cache", "an old URL must be re-checked"
+    again = await api.client.get("/static/app.css", headers={"If-None-Match": etag})
+    assert (again.status, again.headers["ETag"]) == (304, etag)
+    missing = await api.client.get("/static/nope.css")
+    assert (missing.status, missing.content_type) == (404, PROBLEM)
 
 
 async def test_trust_registry_is_per_tenant(api: Api) -> None:
