@@ -199,8 +199,19 @@ class Job(SQLModel, table=True):
 
 
 class Application(SQLModel, table=True):
+    """One candidate's application to one job, and what its last finished evaluation read.
+
+    `evaluated_inputs` is the fingerprint of the inputs (see `service.evaluation_inputs`) and
+    `evaluated_at` the instant of the last evaluation that was committed; both stay None until
+    one finishes, so an application stored but never evaluated is always visible as such.
+    """
+
     __tablename__ = "applications"
-    __table_args__ = (UniqueConstraint("tenant_id", "connection_id", "external_ref"),)
+    __table_args__ = (
+        UniqueConstraint("tenant_id", "connection_id", "external_ref"),
+        # Re-validation reads one tenant's oldest evaluations first.
+        Index("ix_applications_tenant_evaluated", "tenant_id", "evaluated_at"),
+    )
     id: str = Field(default_factory=new_id, primary_key=True, max_length=32)
     tenant_id: str = _tenant()
     candidate_id: str = Field(foreign_key="candidates.id", index=True, ondelete="CASCADE")
@@ -212,6 +223,8 @@ class Application(SQLModel, table=True):
     status: str = Field(default="active", max_length=32)
     remote_updated_at: datetime | None = _ts(nullable=True)
     created_at: datetime = _created()
+    evaluated_inputs: str | None = Field(default=None, max_length=64)
+    evaluated_at: datetime | None = _ts(nullable=True)
 
 
 # --- credentials and what they prove -------------------------------------------------------

@@ -1,10 +1,15 @@
 """Evaluate one application: verify -> extract -> map -> score -> outbox, in three short steps.
 
-1. read what is needed in one short transaction;
+1. read what is needed in one short transaction (`service.evaluation_inputs`);
 2. verify every credential outside any transaction (status lists and DID documents may be
    fetched, and a database write lock must never wait on the network);
-3. write verification results, skill claims, the match and its outbox row in ONE transaction,
-   so nothing is ever pushed that was not computed and committed first.
+3. write verification results, skill claims, the match, its outbox row and the application's
+   "last evaluated" marker (the inputs' fingerprint and the time) in ONE transaction, so
+   nothing is ever pushed that was not computed and committed first, and an application is
+   only ever marked evaluated by an evaluation that finished.
+
+`evaluate_if_changed` skips steps 2 and 3 when the marker already holds the fingerprint of the
+inputs just read: what sync calls for every application it pulls.
 """
 
 from __future__ import annotations
@@ -18,13 +23,12 @@ from typing import Any
 
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from service import extract, taxonomy_store, trust
+from service import extract
 from service.catalog import LoadedTaxonomy
 from service.db import unit_of_work
+from service.evaluation_inputs import EvaluationInputs, fingerprint, read_inputs
 from service.mapping import MAPPING_VERSION, SkillMapper
 from service.models import (
-    Application,
-    Connection,
     MatchResult,
     OutboxMessage,
     RawCredential,
@@ -32,7 +36,7 @@ from service.models import (
     VerificationRecord,
 )
 from service.repositories import applications as app_repo
-from service.repositories import audit, tenancy
+from service.repositories import audit
 from service.repositories import credentials as cred_repo
 from service.repositories import outbox as outbox_repo
 from service.repositories import profiles as profile_repo
@@ -42,25 +46,12 @@ from service.scoring import (
     Evidence,
     MatchOutcome,
     ProfileSpec,
-    RequirementSpec,
     score,
 )
 from service.verify import Holder, Verdict, VerificationResult, VerifyPolicy
 from service.verify.result import VERIFIER_VERSION
 
 log = logging.getLogger(__name__)
-
-
-@dataclass(frozen=True, kw_only=True, slots=True)
-class EvaluationInputs:
-    application: Application
-    holder: Holder
-    credentials: tuple[RawCredential, ...]
-    profile: ProfileSpec | None
-    taxonomy: LoadedTaxonomy | None
-    connection: Connection | None
-    job_ref: str | None
-    candidate_ref: str | None
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)
@@ -75,25 +66,35 @@ class Evaluation:
 async def evaluate_application(
     runtime: Runtime, *, tenant_id: str, application_id: str, now: datetime
 ) -> Evaluation:
-    inputs = await _read_inputs(runtime, tenant_id=tenant_id, application_id=application_id)
-    policy = await trust.policy_for(runtime, tenant_id=tenant_id)
+    inputs = await read_inputs(runtime, tenant_id=tenant_id, application_id=application_id)
+    return await _evaluate(runtime, inputs, now=now)
+
+
+async def evaluate_if_changed(
+    runtime: Runtime, *, tenant_id: str, application_id: str, now: datetime
+) -> Evaluation | None:
+    """Evaluate unless the last finished evaluation read the same inputs (then None)."""
+    inputs = await read_inputs(runtime, tenant_id=tenant_id, application_id=application_id)
+    if inputs.is_evaluated:
+        return None
+    return await _evaluate(runtime, inputs, now=now)
+
+
+async def _evaluate(runtime: Runtime, inputs: EvaluationInputs, *, now: datetime) -> Evaluation:
     results: list[tuple[RawCredential, VerificationResult]] = []
     for raw in inputs.credentials:
         results.append(
-            (raw, await _verify(runtime, raw, now=now, holder=inputs.holder, policy=policy))
+            (
+                raw,
+                await _verify(runtime, raw, now=now, holder=inputs.holder, policy=inputs.policy),
+            )
         )
     mapping: SkillMapping | None = None
     if inputs.taxonomy is not None:
-        overrides: dict[str, str | None] = {}
-        if inputs.taxonomy.version_id is not None:
-            # HR's confirmations and corrections for this tenant win over the mapper.
-            overrides = await taxonomy_store.overrides(
-                runtime.sessions, tenant_id=tenant_id, taxonomy_id=inputs.taxonomy.version_id
-            )
         mapping = SkillMapping(
             loaded=inputs.taxonomy,
             mapper=await runtime.catalog.mapper(inputs.taxonomy),
-            overrides=overrides,
+            overrides=inputs.overrides,
         )
     return await _write(runtime, inputs, results, mapping, now=now)
 
@@ -115,82 +116,6 @@ async def _verify(
     return await runtime.verifier.verify(
         raw.content, now=now, holder=holder, policy=policy, media_type=raw.media_type
     )
-
-
-async def _read_inputs(
-    runtime: Runtime, *, tenant_id: str, application_id: str
-) -> EvaluationInputs:
-    async with runtime.sessions() as session:
-        application = await app_repo.get_application(
-            session, tenant_id=tenant_id, application_id=application_id
-        )
-        if application is None:
-            raise LookupError(f"application {application_id} not found")
-        identifiers = await app_repo.identifiers(
-            session, tenant_id=tenant_id, candidate_id=application.candidate_id
-        )
-        holder = Holder(
-            emails=tuple(i.value for i in identifiers if i.kind == "email"),
-            dids=tuple(i.value for i in identifiers if i.kind == "did"),
-            urls=tuple(i.value for i in identifiers if i.kind == "url"),
-            phones=tuple(i.value for i in identifiers if i.kind == "phone"),
-        )
-        credentials = await cred_repo.raw_for_application(
-            session, tenant_id=tenant_id, application_id=application_id
-        )
-        profile, loaded = await _profile_spec(runtime, session, tenant_id, application.job_id)
-        connection = None
-        if application.connection_id:
-            connection = await tenancy.get_connection(
-                session, tenant_id=tenant_id, connection_id=application.connection_id
-            )
-        job = await app_repo.get_job(session, tenant_id=tenant_id, job_id=application.job_id)
-        candidate = await app_repo.get_candidate(
-            session, tenant_id=tenant_id, candidate_id=application.candidate_id
-        )
-    return EvaluationInputs(
-        application=application,
-        holder=holder,
-        credentials=tuple(credentials),
-        profile=profile,
-        taxonomy=loaded,
-        connection=connection,
-        job_ref=job.external_ref if job else None,
-        candidate_ref=candidate.external_ref if candidate else None,
-    )
-
-
-async def _profile_spec(
-    runtime: Runtime, session: AsyncSession, tenant_id: str, job_id: str
-) -> tuple[ProfileSpec | None, LoadedTaxonomy | None]:
-    profile = await profile_repo.profile_for_job(session, tenant_id=tenant_id, job_id=job_id)
-    if profile is None:
-        return None, None
-    current = await profile_repo.current_version(session, profile=profile)
-    if current is None:
-        return None, None
-    version, requirements = current
-    loaded = await runtime.catalog.resolve(
-        runtime.sessions, name=version.taxonomy, tenant_id=tenant_id
-    )
-    spec = ProfileSpec(
-        profile_id=profile.id,
-        name=profile.name,
-        version=version.version,
-        taxonomy=version.taxonomy,
-        taxonomy_version=version.taxonomy_version,
-        requirements=tuple(
-            RequirementSpec(
-                concept_id=r.concept_id,
-                label=r.label,
-                importance=r.importance,
-                weight=r.weight,
-                accepted_concepts=loaded.descendants(r.concept_id) if loaded else frozenset(),
-            )
-            for r in requirements
-        ),
-    )
-    return spec, loaded
 
 
 def _evidence(
@@ -355,6 +280,13 @@ async def _write(
             )
             if inputs.connection is not None and inputs.connection.kind == "ats":
                 enqueued = await _enqueue(runtime, session, inputs, outcome, match, now=now)
+        await app_repo.mark_evaluated(
+            session,
+            tenant_id=tenant_id,
+            application_id=inputs.application.id,
+            inputs=fingerprint(inputs),
+            at=now,
+        )
     return Evaluation(
         application_id=inputs.application.id,
         match_id=match_id,

@@ -1,4 +1,4 @@
-"""The scheduler role: APScheduler 3.x jobs that pull from connections and drain the outbox.
+"""The scheduler role: APScheduler 3.x jobs that pull, re-validate and drain the outbox.
 
 APScheduler 3.x cannot share a job store between processes, so exactly one scheduler leads at
 a time: on PostgreSQL the holder of a session advisory lock (on a dedicated connection that
@@ -20,7 +20,7 @@ from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from service import outbox
+from service import outbox, revalidation
 from service.db import is_sqlite, unit_of_work
 from service.repositories import runs as runs_repo
 from service.repositories import tenancy
@@ -162,6 +162,13 @@ async def drain_outbox(runtime: Runtime, leadership: Leadership) -> int:
             return total
 
 
+async def revalidate_due(runtime: Runtime, leadership: Leadership) -> int:
+    """Re-evaluate applications whose last evaluation is old; returns how many were evaluated."""
+    if not await leadership.check():
+        return 0
+    return (await revalidation.revalidate(runtime)).evaluated
+
+
 def build_scheduler(runtime: Runtime, leadership: Leadership) -> AsyncIOScheduler:
     scheduler = AsyncIOScheduler(timezone="UTC")
     common = {
@@ -186,6 +193,15 @@ def build_scheduler(runtime: Runtime, leadership: Leadership) -> AsyncIOSchedule
         args=(runtime, leadership),
         id="drain_outbox",
         next_run_time=datetime.now(UTC),
+        **common,
+    )
+    # First run one interval after start-up, not together with the first sync.
+    scheduler.add_job(
+        revalidate_due,
+        "interval",
+        seconds=runtime.settings.sync_interval_seconds,
+        args=(runtime, leadership),
+        id="revalidate",
         **common,
     )
     return scheduler

@@ -86,6 +86,18 @@ class Settings(BaseSettings):
     outbox_interval_seconds: int = Field(
         default=15, description="How often the scheduler drains the outbox to the ATS."
     )
+    revalidate_after_hours: float = Field(
+        default=24,
+        ge=0,
+        description="Re-check (status lists, expiry) and re-score applications still in play"
+        " whose last evaluation is older than this; 0 turns re-validation off.",
+    )
+    revalidate_batch_size: int = Field(
+        default=200,
+        ge=1,
+        description="Most applications per tenant re-validated in one scheduler run (one run"
+        " every SYNC_INTERVAL_SECONDS).",
+    )
     max_credential_bytes: int = Field(
         default=2_000_000, description="Largest credential body accepted (JSON, JWT or image)."
     )

@@ -4,6 +4,16 @@ Each page of applications is written in its own transaction and evaluated; only 
 the cursor move past it, so a run that fails or crashes half-way resumes where it stopped,
 re-reads at most one page and leaves nothing stored but unevaluated. Every error ends the run
 with a recorded reason; stored data is never touched by a failure.
+
+Every run re-reads a short overlap before its cursor (and an ATS may list an application
+again), so an application is only evaluated when its inputs changed: each finished
+evaluation stores the fingerprint of what it read on the application (see
+`service.evaluation_inputs`), and an application whose current inputs hash to the same value
+is counted as `unchanged` and left alone, writing nothing. The fingerprint is set only in
+the transaction that commits an evaluation's results, so an application stored by a run that
+then failed or died still differs from its marker (a new credential, or no marker at all) and
+the next run, which reads that page again, evaluates it. Time-driven changes (expiry,
+revocation) are not the sync's business: see `service.revalidation`.
 """
 
 from __future__ import annotations
@@ -21,7 +31,7 @@ from service.errors import ServiceError
 from service.ingest import recognise
 from service.logs import bind, redact
 from service.models import SyncRun
-from service.pipeline import evaluate_application
+from service.pipeline import evaluate_if_changed
 from service.repositories import applications as app_repo
 from service.repositories import credentials as cred_repo
 from service.repositories import runs as runs_repo
@@ -44,6 +54,7 @@ class SyncReport:
     credentials_stored: int = 0
     credentials_refused: int = 0
     evaluated: int = 0
+    unchanged: int = 0  # pulled again, but nothing its evaluation reads had changed
     enqueued: int = 0
     error: str | None = None
     application_ids: list[str] = field(default_factory=list)
@@ -54,6 +65,7 @@ class SyncReport:
             "credentials_stored": self.credentials_stored,
             "credentials_refused": self.credentials_refused,
             "evaluated": self.evaluated,
+            "unchanged": self.unchanged,
             "enqueued": self.enqueued,
         }
 
@@ -175,12 +187,15 @@ async def _pull(
         # Evaluate the page before the cursor moves past it: if the run fails or the process
         # dies first, the next run reads this page again instead of never evaluating it.
         for application_id in page_ids:
-            evaluation = await evaluate_application(
+            evaluation = await evaluate_if_changed(
                 runtime,
                 tenant_id=tenant_id,
                 application_id=application_id,
                 now=evaluate_at or datetime.now(UTC),
             )
+            if evaluation is None:
+                report.unchanged += 1
+                continue
             report.evaluated += 1
             report.enqueued += int(evaluation.enqueued)
         if newest is not None:

@@ -2,12 +2,22 @@
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from datetime import UTC, datetime
+from typing import Any
 
-from sqlmodel import col, select
+from sqlalchemy import and_, exists, func, or_
+from sqlmodel import col, select, update
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from service.models import Application, Candidate, CandidateIdentifier, Job
+from service.models import (
+    Application,
+    Candidate,
+    CandidateIdentifier,
+    Connection,
+    Job,
+    RawCredential,
+)
 
 
 async def upsert_candidate(
@@ -155,6 +165,8 @@ async def upsert_application(
             )
         ).first()
     if existing is not None:
+        # The ATS is the record: an application can move to another requisition.
+        existing.job_id = job_id
         existing.status = status
         existing.remote_updated_at = remote_updated_at
         session.add(existing)
@@ -171,6 +183,74 @@ async def upsert_application(
     session.add(application)
     await session.flush()
     return application
+
+
+async def mark_evaluated(
+    session: AsyncSession, *, tenant_id: str, application_id: str, inputs: str, at: datetime
+) -> None:
+    """Record a finished evaluation: the fingerprint of what it read, and when it ran.
+
+    A targeted UPDATE, not the ORM row read before the evaluation: sync may have changed the
+    application's other columns in the meantime, and those must not be written back.
+    """
+    await session.exec(
+        update(Application)
+        .where(col(Application.tenant_id) == tenant_id, col(Application.id) == application_id)
+        .values(evaluated_inputs=inputs, evaluated_at=at)
+    )
+
+
+def _due_for_revalidation(
+    query: Any, evaluated_before: datetime, closed_statuses: Collection[str]
+) -> Any:
+    """`query` narrowed to applications still in play whose evaluation is older than the cut-off.
+
+    In play: not in a closed status, and not synced from a connection that is disabled. Due:
+    never evaluated (stored, then the evaluation never finished), or evaluated before the
+    cut-off and holding at least one credential (without one, nothing can expire or be revoked).
+    """
+    has_credentials = exists().where(
+        col(RawCredential.tenant_id) == col(Application.tenant_id),
+        col(RawCredential.application_id) == col(Application.id),
+    )
+    return query.join(
+        Connection, col(Connection.id) == col(Application.connection_id), isouter=True
+    ).where(
+        func.lower(col(Application.status)).not_in(sorted(closed_statuses)),
+        or_(col(Application.connection_id).is_(None), col(Connection.enabled).is_(True)),
+        or_(
+            col(Application.evaluated_at).is_(None),
+            and_(col(Application.evaluated_at) < evaluated_before, has_credentials),
+        ),
+    )
+
+
+async def tenants_due_for_revalidation(
+    session: AsyncSession, *, evaluated_before: datetime, closed_statuses: Collection[str]
+) -> list[str]:
+    query = _due_for_revalidation(select(Application.tenant_id), evaluated_before, closed_statuses)
+    return list((await session.exec(query.distinct().order_by(col(Application.tenant_id)))).all())
+
+
+async def due_for_revalidation(
+    session: AsyncSession,
+    *,
+    tenant_id: str,
+    evaluated_before: datetime,
+    closed_statuses: Collection[str],
+    limit: int,
+) -> list[str]:
+    """Ids of one tenant's applications due for re-validation, the longest unchecked first."""
+    query = _due_for_revalidation(select(Application.id), evaluated_before, closed_statuses)
+    return list(
+        (
+            await session.exec(
+                query.where(col(Application.tenant_id) == tenant_id)
+                .order_by(col(Application.evaluated_at).asc().nulls_first(), col(Application.id))
+                .limit(limit)
+            )
+        ).all()
+    )
 
 
 async def get_application(

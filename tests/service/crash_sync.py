@@ -1,7 +1,7 @@
 """Run one sync in a child process that a crash test kills part-way (see test_sync.py).
 
     python -m tests.service.crash_sync --database-url URL --scratch DIR \
-        --tenant ID --connection ID [--exit-at-store N]
+        --tenant ID --connection ID [--exit-at-store N | --exit-at-evaluation]
 
 The sandbox ATS's URL and API key are read from the stored connection, as the service does.
 `--exit-at-store N` ends the process with `os._exit` when the sync asks to store its N-th raw
@@ -21,6 +21,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
+import service.sync
 from service.repositories import credentials as cred_repo
 from service.runtime import open_runtime
 from service.sync import sync_connection
@@ -47,6 +48,16 @@ def _exit_at_store(n: int) -> None:
     cred_repo.store_raw = store_raw
 
 
+def _exit_at_evaluation() -> None:
+    """End the process when sync first asks for an evaluation, after the page was stored."""
+
+    async def evaluate_if_changed(*args: Any, **kwargs: Any) -> Any:
+        sys.stdout.flush()
+        os._exit(CRASH_EXIT_CODE)
+
+    service.sync.evaluate_if_changed = evaluate_if_changed  # type: ignore[assignment]
+
+
 async def _run(args: argparse.Namespace) -> dict[str, Any]:
     settings = make_settings(args.database_url, Path(args.scratch), fetch_allow=("127.0.0.1/32",))
     async with open_runtime(settings) as runtime:
@@ -63,9 +74,12 @@ def main() -> int:
     parser.add_argument("--tenant", required=True)
     parser.add_argument("--connection", required=True)
     parser.add_argument("--exit-at-store", type=int, default=0)
+    parser.add_argument("--exit-at-evaluation", action="store_true")
     args = parser.parse_args()
     if args.exit_at_store:
         _exit_at_store(args.exit_at_store)
+    if args.exit_at_evaluation:
+        _exit_at_evaluation()
     print(json.dumps(asyncio.run(_run(args))), flush=True)
     return 0
 

@@ -16,6 +16,7 @@ from sqlmodel import select
 
 from service.db import unit_of_work
 from service.models import SchedulerLease, SyncRun
+from service.repositories import applications as app_repo
 from service.repositories import runs, tenancy
 from service.runtime import Runtime
 from service.scheduler import (
@@ -24,6 +25,7 @@ from service.scheduler import (
     Leadership,
     build_scheduler,
     drain_outbox,
+    revalidate_due,
     sync_all,
 )
 from tests.conftest import Database
@@ -36,6 +38,7 @@ from tests.service.outbox_support import (
     open_test_runtime,
     seed_account,
 )
+from tests.service.support import seed_tenant
 
 LONG = timedelta(minutes=5)
 SQLITE_ONLY = pytest.mark.parametrize("db", ["sqlite"], indirect=True)
@@ -307,6 +310,25 @@ async def test_a_followers_jobs_do_nothing(
     assert (await load_message(runtime, message_id)).status == "done"
 
 
+async def test_only_the_leader_revalidates(runtime: Runtime, contenders: Contenders) -> None:
+    seeded = await seed_tenant(runtime, "acme")  # its application was never evaluated: due
+
+    async def evaluated_at() -> datetime | None:
+        async with runtime.sessions() as session:
+            application = await app_repo.get_application(
+                session, tenant_id=seeded.tenant_id, application_id=seeded.application_id
+            )
+        assert application is not None
+        return application.evaluated_at
+
+    leader, follower = contenders.first, contenders.second
+    assert await leader.check()
+    assert await revalidate_due(runtime, follower) == 0
+    assert await evaluated_at() is None, "a follower re-validates nothing"
+    assert await revalidate_due(runtime, leader) == 1
+    assert await evaluated_at() is not None
+
+
 async def test_rejected_credentials_are_retried_hourly_not_every_run(
     runtime: Runtime, sandbox: SandboxHarness, contenders: Contenders
 ) -> None:
@@ -344,9 +366,12 @@ async def test_rejected_credentials_are_retried_hourly_not_every_run(
 async def test_jobs_never_overlap_or_pile_up(db: Database, runtime: Runtime) -> None:
     scheduler = build_scheduler(runtime, Leadership(runtime, holder="x", lease=LONG))
     jobs = {job.id: job for job in scheduler.get_jobs()}
-    assert set(jobs) == {"sync_all", "drain_outbox"}
+    assert set(jobs) == {"sync_all", "drain_outbox", "revalidate"}
     for job in jobs.values():
         assert (job.max_instances, job.coalesce) == (1, True), job.id
     assert jobs["drain_outbox"].trigger.interval == timedelta(
         seconds=runtime.settings.outbox_interval_seconds
+    )
+    assert jobs["revalidate"].trigger.interval == timedelta(
+        seconds=runtime.settings.sync_interval_seconds
     )

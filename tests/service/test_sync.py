@@ -146,6 +146,7 @@ async def test_first_sync_pulls_every_page_and_records_the_run(
         "credentials_stored": 60,
         "credentials_refused": 0,
         "evaluated": 60,
+        "unchanged": 0,
         "enqueued": 0,
     }
     assert await unverified_credentials(runtime, tenant_id) == [], "every credential is verified"
