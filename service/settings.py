@@ -107,8 +107,10 @@ class Settings(BaseSettings):
     status_stale_if_error_seconds: int = Field(
         default=86_400,
         ge=0,
-        description="When a status list's host is briefly unreachable (timeout, refused, 5xx,"
-        " 429), use the last verified copy if it is younger than this; 0 disables.",
+        description="When an issuer's host is briefly unreachable (timeout, refused, 5xx, 429),"
+        " use the last verified copy of its status list or key document (DID or controller"
+        " document, Open Badges 2.0 key, badge class, issuer profile) if it is younger than"
+        " this; 0 disables.",
     )
 
     @field_validator("fetch_allow", mode="before")

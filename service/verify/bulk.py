@@ -26,9 +26,9 @@ from service.fetch import FetchPolicy, GuardedFetcher
 from service.verify.contexts import ContextStore
 from service.verify.engine import DEFAULT_MAX_INPUT_BYTES, Verifier
 from service.verify.jsonld import LinkedData
+from service.verify.kept import DEFAULT_STALE_IF_ERROR
 from service.verify.policy import Holder, VerifyPolicy
 from service.verify.result import IssuerTier, VerificationResult
-from service.verify.status import DEFAULT_STALE_IF_ERROR
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)

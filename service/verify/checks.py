@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from datetime import datetime
 from typing import Any, Protocol
 
 from jsonschema import Draft201909Validator
@@ -155,7 +156,11 @@ def _validate(document: Mapping[str, Any], url: str, schemas: SchemaSource) -> l
 
 
 async def check_issuer_binding(
-    document: Mapping[str, Any], proofs: Sequence[ProofReport], keys: KeyResolver
+    document: Mapping[str, Any],
+    proofs: Sequence[ProofReport],
+    keys: KeyResolver,
+    *,
+    now: datetime,
 ) -> CheckResult:
     """Is the key that signed it one the issuer controls (or that the issuer's DID authorises)?"""
     issuer = issuer_id(document)
@@ -183,7 +188,7 @@ async def check_issuer_binding(
     if issuer.startswith(("did:key:", "did:jwk:", "did:web:")):
         # The issuer's own DID document says which keys speak for it: check it.
         try:
-            issuer_document = await keys.controller(issuer)
+            issuer_document = await keys.controller(issuer, now=now)
         except KeyResolutionError as exc:
             outcome = Outcome.UNKNOWN if exc.infrastructure else Outcome.FAIL
             return CheckResult(
@@ -192,19 +197,20 @@ async def check_issuer_binding(
                 detail=f"signed by {signer.controller}; the issuer DID {issuer} could not be"
                 f" checked: {exc}",
             )
+        source = f"; {issuer_document.stand_in}" if issuer_document.stand_in else ""
         for proof in valid:
             assert proof.method is not None
             if "assertionMethod" in issuer_document.references.get(proof.method.id, frozenset()):
                 return CheckResult(
                     id=CheckId.ISSUER_BINDING,
                     outcome=Outcome.PASS,
-                    detail=f"signed with {proof.method.id}, which {issuer} authorises",
+                    detail=f"signed with {proof.method.id}, which {issuer} authorises{source}",
                 )
         return CheckResult(
             id=CheckId.ISSUER_BINDING,
             outcome=Outcome.FAIL,
             detail=f"claims issuer {issuer} but is signed by {signer.controller}, a key the"
-            " issuer's DID does not authorise",
+            f" issuer's DID does not authorise{source}",
         )
     return CheckResult(
         id=CheckId.ISSUER_BINDING,

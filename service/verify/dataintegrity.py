@@ -71,6 +71,13 @@ def without(mapping: Mapping[str, Any], *keys: str) -> dict[str, Any]:
     return {k: v for k, v in mapping.items() if k not in keys}
 
 
+def with_source(detail: str, method: VerificationMethod | None) -> str:
+    """`detail`, saying so when a kept copy of the key's document stood in for it."""
+    if method is None or not method.stand_in:
+        return detail
+    return f"{detail}; {method.stand_in}"
+
+
 def _sha256(data: bytes) -> bytes:
     return hashlib.sha256(data).digest()
 
@@ -166,7 +173,11 @@ async def verify_proof(
 
     def fail(detail: str, method: VerificationMethod | None = None) -> ProofReport:
         return ProofReport(
-            suite=suite, verification_method=vm, outcome=Outcome.FAIL, detail=detail, method=method
+            suite=suite,
+            verification_method=vm,
+            outcome=Outcome.FAIL,
+            detail=with_source(detail, method),
+            method=method,
         )
 
     purpose = proof.get("proofPurpose")
@@ -188,7 +199,7 @@ async def verify_proof(
         if expiry is None or now > expiry + clock_skew:
             return fail(f"{suite} proof expired at {expires}")
     try:
-        method = await keys.resolve(vm)
+        method = await keys.resolve(vm, now=now)
     except KeyResolutionError as exc:
         outcome = Outcome.UNKNOWN if exc.infrastructure else Outcome.FAIL
         return ProofReport(
@@ -232,6 +243,6 @@ async def verify_proof(
         suite=suite,
         verification_method=vm,
         outcome=Outcome.PASS,
-        detail=f"valid {suite} signature by {vm}",
+        detail=with_source(f"valid {suite} signature by {vm}", method),
         method=method,
     )

@@ -3,6 +3,9 @@
 A key is only ever taken from what its controller publishes (or, for did:key and did:jwk, from
 the DID itself). A URL fragment such as `https://issuer.example/profile#z6Mk...` names a key; it
 never *is* the key: the controller document at the URL is fetched and must list it.
+
+Fetched documents are kept (service.verify.kept): fresh for `cache_ttl`, then a stand-in only
+while the controller's host is unreachable for a transient reason, and the method then says so.
 """
 
 from __future__ import annotations
@@ -12,11 +15,14 @@ import ipaddress
 import json
 import time
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
+from datetime import datetime
 from typing import Any
 from urllib.parse import unquote, urlsplit
 
+from service.verify.backoff import Backoff
 from service.verify.errors import KeyResolutionError
+from service.verify.kept import DEFAULT_STALE_IF_ERROR, KeptDocuments
 from service.verify.keys import (
     PublicKey,
     b64url_decode,
@@ -24,7 +30,7 @@ from service.verify.keys import (
     jwk_to_public_key,
     multikey_to_public_key,
 )
-from service.verify.remote import Fetcher, RemoteDocumentError, fetch_json
+from service.verify.remote import Fetcher, RemoteDocumentError, RemoteJson
 
 RELATIONSHIPS = (
     "assertionMethod",
@@ -41,6 +47,9 @@ DID_MEDIA_TYPES = (
     "application/json",
     "text/plain",
 )
+# A controller document is a few KiB; the entry count is the real bound.
+MAX_KEPT_DOCUMENTS = 1024
+MAX_KEPT_DOCUMENT_BYTES = 64 * 1024 * 1024
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)
@@ -52,6 +61,8 @@ class VerificationMethod:
     controller: str
     public_key: PublicKey
     relationships: frozenset[str]
+    # How a kept controller document came to answer for an unreachable one ("" when fetched).
+    stand_in: str = field(default="", compare=False)
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)
@@ -62,6 +73,7 @@ class ControllerDocument:
     self_method: VerificationMethod | None = None
     # Every method id the verification relationships name, defined here or not.
     references: Mapping[str, frozenset[str]] = field(default_factory=dict)
+    stand_in: str = field(default="", compare=False)  # as VerificationMethod.stand_in
 
     def find(self, method_id: str) -> VerificationMethod | None:
         return next((m for m in self.methods if m.id == method_id), None)
@@ -219,31 +231,43 @@ def _as_list(value: Any) -> list[Any]:
 
 
 class KeyResolver:
-    """Dereferences verification methods, caching controller documents for a short time."""
+    """Dereferences verification methods through kept controller documents.
+
+    A fetched document answers without a fetch for `cache_ttl` seconds. After that it is fetched
+    again; a transient failure lets the copy stand in for up to `stale_if_error` seconds (a
+    fresh document replaces it, a 404, 410 or unusable document drops it), and a failed URL is
+    not fetched again during `backoff`'s window.
+    """
 
     def __init__(
         self,
         fetcher: Fetcher,
         *,
         cache_ttl: float = 300.0,
+        stale_if_error: float = DEFAULT_STALE_IF_ERROR,
+        backoff: Backoff | None = None,
         clock: Callable[[], float] = time.monotonic,
-        max_entries: int = 1024,
+        max_entries: int = MAX_KEPT_DOCUMENTS,
     ) -> None:
         self._fetcher = fetcher
-        self._ttl = cache_ttl
-        self._clock = clock
-        self._max_entries = max_entries
-        self._cache: dict[str, tuple[float, ControllerDocument]] = {}
+        self._backoff = backoff or Backoff(clock=clock)
+        self._documents: KeptDocuments[str, ControllerDocument] = KeptDocuments(
+            fresh_for=cache_ttl,
+            stale_if_error=stale_if_error,
+            clock=clock,
+            max_entries=max_entries,
+            max_bytes=MAX_KEPT_DOCUMENT_BYTES,
+        )
 
-    async def controller(self, controller_id: str) -> ControllerDocument:
-        """The document of a DID or HTTPS controller (did:key/did:jwk need no network)."""
+    async def controller(self, controller_id: str, *, now: datetime) -> ControllerDocument:
+        """The document of a DID or HTTPS controller (did:key/did:jwk need no network).
+
+        `now` is the verification's time, shown if this copy later stands in.
+        """
         if controller_id.startswith("did:key:"):
             return did_key_document(controller_id)
         if controller_id.startswith("did:jwk:"):
             return did_jwk_document(controller_id)
-        cached = self._cache.get(controller_id)
-        if cached is not None and cached[0] > self._clock():
-            return cached[1]
         if controller_id.startswith("did:web:"):
             url, what = did_web_url(controller_id), "did:web document"
         elif controller_id.startswith("https://"):
@@ -256,22 +280,31 @@ class KeyResolver:
             raise KeyResolutionError(
                 f"cannot dereference {controller_id}: scheme {scheme} is not did: or https:"
             )
+
+        async def fetch() -> RemoteJson:
+            return await self._backoff.fetch_json(
+                self._fetcher, url, what=what, accept=DID_MEDIA_TYPES
+            )
+
+        def parse(remote: RemoteJson) -> ControllerDocument:
+            return parse_controller_document(remote.data, controller_id)
+
         try:
-            remote = await fetch_json(self._fetcher, url, what=what, accept=DID_MEDIA_TYPES)
+            retrieved = await self._documents.get(
+                controller_id, fetch=fetch, parse=parse, what=what, now=now
+            )
         except RemoteDocumentError as exc:
             raise KeyResolutionError(str(exc), infrastructure=exc.infrastructure) from exc
-        document = parse_controller_document(remote.data, controller_id)
-        if len(self._cache) >= self._max_entries:
-            self._cache.clear()
-        self._cache[controller_id] = (self._clock() + self._ttl, document)
-        return document
+        if retrieved.stand_in:
+            return replace(retrieved.value, stand_in=retrieved.stand_in)
+        return retrieved.value
 
-    async def resolve(self, method_url: str) -> VerificationMethod:
+    async def resolve(self, method_url: str, *, now: datetime) -> VerificationMethod:
         """Dereference a verification method URL to its key, controller and relationships."""
         if not isinstance(method_url, str) or not method_url:
             raise KeyResolutionError("proof has no verificationMethod")
         base, _, fragment = method_url.partition("#")
-        document = await self.controller(base)
+        document = await self.controller(base, now=now)
         if base.startswith(("did:key:", "did:jwk:")) and not fragment:
             # The bare DID names its only key (seen in 1EdTech and CLR fixtures).
             return document.methods[0]
@@ -281,7 +314,7 @@ class KeyResolver:
         if method is None and document.self_method is not None and not fragment:
             # An HTTPS key document: its controller must list it to authorise it.
             key_doc = document.self_method
-            owner = await self.controller(key_doc.controller)
+            owner = await self.controller(key_doc.controller, now=now)
             relationships = owner.references.get(key_doc.id, frozenset())
             return VerificationMethod(
                 id=key_doc.id,
@@ -289,9 +322,13 @@ class KeyResolver:
                 controller=key_doc.controller,
                 public_key=key_doc.public_key,
                 relationships=relationships,
+                stand_in="; ".join(n for n in (document.stand_in, owner.stand_in) if n),
             )
         if method is None:
+            source = f" ({document.stand_in})" if document.stand_in else ""
             raise KeyResolutionError(
-                f"{document.id} does not publish the verification method {method_url}"
+                f"{document.id} does not publish the verification method {method_url}{source}"
             )
+        if document.stand_in:
+            return replace(method, stand_in=document.stand_in)
         return method

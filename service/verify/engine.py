@@ -14,10 +14,12 @@ from datetime import datetime
 from typing import Any, Protocol
 
 from service.verify import elm, jwt
+from service.verify.backoff import DEFAULT_BACKOFF_SECONDS, Backoff
 from service.verify.checks import SchemaSource
 from service.verify.dids import KeyResolver
 from service.verify.errors import MalformedCredential
 from service.verify.jsonld import CanonicalLimits, ContextSource, LinkedData
+from service.verify.kept import DEFAULT_STALE_IF_ERROR
 from service.verify.ob2 import Ob2Verifier, is_ob2, is_ob2_token
 from service.verify.parse import InputKind, ParsedInput, parse_input
 from service.verify.policy import Holder, VerifyPolicy
@@ -30,7 +32,7 @@ from service.verify.result import (
     Verdict,
     VerificationResult,
 )
-from service.verify.status import DEFAULT_STALE_IF_ERROR, StatusChecker
+from service.verify.status import StatusChecker
 from service.verify.vc import VcPipeline
 
 logger = logging.getLogger(__name__)
@@ -83,6 +85,7 @@ class Verifier:
         fetcher: Fetcher,
         status_cache_ttl: float = 300.0,
         status_stale_if_error: float = DEFAULT_STALE_IF_ERROR,
+        fetch_backoff: float = DEFAULT_BACKOFF_SECONDS,
         clock: Callable[[], float] = time.monotonic,
         limits: CanonicalLimits | None = None,
         max_input_bytes: int = DEFAULT_MAX_INPUT_BYTES,
@@ -95,18 +98,34 @@ class Verifier:
         self.linked_data = linked_data or LinkedData(
             contexts, limits=limits, canonical_cache_bytes=canonical_cache_bytes
         )
-        # `clock` (monotonic seconds) ages the key and status-list caches; tests move it by hand.
-        self.keys = KeyResolver(fetcher, cache_ttl=status_cache_ttl, clock=clock)
+        # `clock` (monotonic seconds) ages the key and status-list caches and the back-off;
+        # tests move it by hand. `status_stale_if_error` bounds kept key and issuer documents
+        # too: both answer "how long may an issuer's outage be bridged" (one setting).
+        self.backoff = Backoff(seconds=fetch_backoff, clock=clock)
+        self.keys = KeyResolver(
+            fetcher,
+            cache_ttl=status_cache_ttl,
+            stale_if_error=status_stale_if_error,
+            backoff=self.backoff,
+            clock=clock,
+        )
         self.status = StatusChecker(
             fetcher,
             cache_ttl=status_cache_ttl,
             stale_if_error=status_stale_if_error,
+            backoff=self.backoff,
             clock=clock,
         )
         self.pipeline = VcPipeline(
             linked_data=self.linked_data, keys=self.keys, status=self.status, schemas=contexts
         )
-        self.ob2 = Ob2Verifier(fetcher=fetcher, linked_data=self.linked_data)
+        self.ob2 = Ob2Verifier(
+            fetcher=fetcher,
+            linked_data=self.linked_data,
+            stale_if_error=status_stale_if_error,
+            backoff=self.backoff,
+            clock=clock,
+        )
 
     async def verify(
         self,

@@ -13,6 +13,7 @@ import binascii
 import json
 import warnings
 from collections.abc import Mapping
+from dataclasses import replace
 from datetime import UTC, datetime
 from typing import Any
 
@@ -25,7 +26,7 @@ from joserfc.jwk import JWKRegistry
 from joserfc.jws import JWSRegistry
 
 from service.verify.checks import issuer_id
-from service.verify.dataintegrity import ProofReport
+from service.verify.dataintegrity import ProofReport, with_source
 from service.verify.dates import parse_datetime
 from service.verify.dids import KeyResolver, VerificationMethod
 from service.verify.errors import KeyResolutionError, MalformedCredential
@@ -155,7 +156,12 @@ def _is_v1(credential: Mapping[str, Any]) -> bool:
 
 
 async def jwt_proof(
-    token: str, header: Mapping[str, Any], issuer: str | None, keys: KeyResolver
+    token: str,
+    header: Mapping[str, Any],
+    issuer: str | None,
+    keys: KeyResolver,
+    *,
+    now: datetime,
 ) -> ProofReport:
     """Check the JWS of a VC-JWT: algorithm, key, binding of a header key, signature."""
     alg = header.get("alg")
@@ -168,7 +174,7 @@ async def jwt_proof(
             suite=suite,
             verification_method=header.get("kid") if isinstance(header.get("kid"), str) else None,
             outcome=outcome,
-            detail=detail,
+            detail=with_source(detail, method),
             method=method,
         )
 
@@ -182,17 +188,20 @@ async def jwt_proof(
     try:
         if isinstance(kid, str) and kid:
             reference = f"{issuer}{kid}" if kid.startswith("#") and issuer else kid
-            method = await keys.resolve(reference)
+            method = await keys.resolve(reference, now=now)
             if "assertionMethod" not in method.relationships:
                 return report(
                     Outcome.FAIL,
                     f"{method.controller} does not authorise {reference} for assertions",
+                    method,
                 )
             key = method.public_key
             if isinstance(header.get("jwk"), Mapping) and not same_key(
                 key, jwk_to_public_key(header["jwk"])
             ):
-                return report(Outcome.FAIL, "JWT header jwk differs from the key its kid names")
+                return report(
+                    Outcome.FAIL, "JWT header jwk differs from the key its kid names", method
+                )
         else:
             key = _header_key(header)
             self_asserted = True
@@ -205,7 +214,7 @@ async def jwt_proof(
         return report(Outcome.FAIL, f"JWT {alg} signature does not verify", method)
     if self_asserted:
         try:
-            method = await _bound_method(key, issuer, keys)
+            method = await _bound_method(key, issuer, keys, now=now)
         except KeyResolutionError as exc:
             return report(
                 Outcome.PASS,
@@ -243,20 +252,20 @@ def _header_key(header: Mapping[str, Any]) -> PublicKey:
 
 
 async def _bound_method(
-    key: PublicKey, issuer: str | None, keys: KeyResolver
+    key: PublicKey, issuer: str | None, keys: KeyResolver, *, now: datetime
 ) -> VerificationMethod | None:
     """The issuer's own method for a header key, if the issuer publishes that very key."""
     if not issuer or not issuer.startswith(("did:", "https://")):
         return None
     try:
-        document = await keys.controller(issuer)
+        document = await keys.controller(issuer, now=now)
     except KeyResolutionError as exc:
         if exc.infrastructure:
             raise
         return None
     for method in document.methods:
         if "assertionMethod" in method.relationships and same_key(method.public_key, key):
-            return method
+            return replace(method, stand_in=document.stand_in) if document.stand_in else method
     return None
 
 
@@ -275,7 +284,7 @@ async def verify_vc_jwt(
     """Verify the JWS, then run the VC checks on the credential it carries."""
     header, payload = decode_unverified(token)
     credential, problems = credential_from_claims(payload)
-    report = await jwt_proof(token, header, issuer_id(credential), keys)
+    report = await jwt_proof(token, header, issuer_id(credential), keys, now=now)
     if problems:
         report = ProofReport(
             suite=report.suite,

@@ -4,15 +4,26 @@ A copy is *fresh* for `fresh_for` seconds and answers without a fetch. After tha
 fetches again, and the copy only stands in when that refresh fails for a transient reason
 (stale-if-error, in the spirit of RFC 5861), until it is `usable_for` seconds old. Memory is
 bounded by entry count and by bytes; the copies stored longest ago go first.
+
+`KeptCopies` is the store; `KeptDocuments` puts it in front of a fetch-and-parse of unsigned
+documents (DID and controller documents, Open Badges 2.0 keys and profiles). Status lists, which
+verify themselves, drive the store directly (service.verify.status).
 """
 
 from __future__ import annotations
 
+import asyncio
 import re
-from collections.abc import Hashable, Mapping
+import time
+from collections.abc import Awaitable, Callable, Hashable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Generic, TypeVar
+
+from service.verify.remote import RemoteDocumentError, RemoteJson
+
+# How long a kept copy may stand in for an unreachable original (status_stale_if_error_seconds).
+DEFAULT_STALE_IF_ERROR = 24 * 3600.0
 
 K = TypeVar("K", bound=Hashable)
 V = TypeVar("V")
@@ -131,3 +142,117 @@ class KeptCopies(Generic[K, V]):
 
     def _fits(self, copy: KeptCopy[V]) -> bool:
         return len(self._copies) < self._max_entries and self._bytes + copy.size <= self._max_bytes
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class Retrieved(Generic[V]):
+    """A parsed document as fetched now, as a fresh copy, or as a kept copy standing in."""
+
+    value: V
+    stand_in: str = ""  # how a kept copy came to answer for an unreachable original ("" if not)
+
+
+class KeptDocuments(Generic[K, V]):
+    """Fetch-and-parse by key, with a kept copy of the last document that parsed.
+
+    A fresh copy answers without a fetch. Otherwise the document is fetched, and any answer
+    (good or bad) supersedes the copy: it is kept again only if `parse` accepts it, so a copy is
+    always something fetched and parsed successfully before, and a rotated document replaces
+    it. A 404, 410, a refusal by the fetch guard or a document `parse` refuses drops the copy;
+    only a transient failure (timeout, connection failure, 408, 429, 5xx) lets it stand in,
+    while it is younger than `stale_if_error` seconds (or the document's own stale-if-error).
+    """
+
+    def __init__(
+        self,
+        *,
+        fresh_for: float,
+        stale_if_error: float,
+        clock: Callable[[], float] = time.monotonic,
+        max_entries: int,
+        max_bytes: int,
+    ) -> None:
+        self._fresh_for = max(0.0, fresh_for)
+        self._stale_if_error = max(0.0, stale_if_error)
+        self._clock = clock
+        self._copies: KeptCopies[K, V] = KeptCopies(max_entries=max_entries, max_bytes=max_bytes)
+        self._locks: dict[K, asyncio.Lock] = {}
+
+    async def get(
+        self,
+        key: K,
+        *,
+        fetch: Callable[[], Awaitable[RemoteJson]],
+        parse: Callable[[RemoteJson], V],
+        what: str,
+        now: datetime,
+    ) -> Retrieved[V]:
+        """The document under `key`; raises what `fetch` or `parse` raise when no copy may answer.
+
+        `now` is the verification's time, shown when the copy later stands in.
+        """
+        lock = self._locks.setdefault(key, asyncio.Lock())
+        try:
+            async with lock:
+                # Concurrent checks wait for one fetch: after it the copy is fresh or, when it
+                # failed, the URL is backed off, so one outage costs one fetch timeout.
+                return await self._retrieve(key, fetch, parse, what, now)
+        finally:
+            if not lock.locked():
+                self._locks.pop(key, None)
+
+    async def _retrieve(
+        self,
+        key: K,
+        fetch: Callable[[], Awaitable[RemoteJson]],
+        parse: Callable[[RemoteJson], V],
+        what: str,
+        now: datetime,
+    ) -> Retrieved[V]:
+        kept = self._copies.get(key)
+        if kept is not None and kept.is_fresh(self._clock()):
+            return Retrieved(value=kept.value)
+        try:
+            remote = await fetch()
+        except RemoteDocumentError as exc:
+            return self._stand_in(key, kept, exc, what)
+        # The server answered: whatever it said, the old copy no longer speaks for it.
+        self._copies.discard(key)
+        value = parse(remote)
+        self._copies.put(
+            key,
+            KeptCopy(
+                value=value,
+                size=remote.size,
+                verified_at=now,
+                stored_at=self._clock(),
+                fresh_for=self._fresh_for,
+                usable_for=stand_in_seconds(remote.headers, self._fresh_for, self._stale_if_error),
+            ),
+            clock=self._clock(),
+        )
+        return Retrieved(value=value)
+
+    def _stand_in(
+        self, key: K, kept: KeptCopy[V] | None, error: RemoteDocumentError, what: str
+    ) -> Retrieved[V]:
+        if not error.transient:
+            # 404, 410, a refusal by the guard: an answer, not an outage.
+            self._copies.discard(key)
+            raise error
+        if kept is None or kept.usable_for <= 0:
+            raise error
+        age = kept.age(self._clock())
+        copy = f"the copy fetched at {moment(kept.verified_at)}"
+        if not kept.can_stand_in(self._clock()):
+            raise RemoteDocumentError(
+                f"{error}; {copy} is {duration(age)} old, more than the"
+                f" {duration(kept.usable_for)} a copy may stand in for an unreachable {what}",
+                infrastructure=error.infrastructure,
+                status=error.status,
+                transient=True,
+            ) from error
+        return Retrieved(
+            value=kept.value,
+            stand_in=f"{what} unreachable now ({error}); used {copy}, {duration(age)} old",
+        )

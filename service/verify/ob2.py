@@ -5,25 +5,33 @@ one trusted, and that `id` must lie inside the issuer's verification scope (`sta
 `allowedOrigins`, by default the issuer's own origin). HTTP 410 or `revoked: true` = revoked.
 Signed: the key (`verification.creator`) must be listed in the issuer profile's `publicKey`
 and say that issuer is its `owner`; revocation comes from the issuer's `revocationList`.
+
+Keys, badge classes and issuer profiles are fetched every time, but the last copy that was a
+JSON object is kept to stand in while the issuer's host is unreachable for a transient reason
+(service.verify.kept), and the check says so. Hosted assertions and revocation lists are never
+stood in for: they are the issuer's current word on the credential itself.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import time
+from collections.abc import Callable, Mapping
 from datetime import datetime
 from typing import Any
 from urllib.parse import urlsplit
 
 from service.verify.achievements import ob2_achievement
+from service.verify.backoff import Backoff
 from service.verify.checks import check_issuer_trust
 from service.verify.dates import check_validity
 from service.verify.errors import CanonicalizationLimit, ContextError, KeyResolutionError
 from service.verify.holder import check_holder
 from service.verify.jsonld import LinkedData
 from service.verify.jwt import decode_unverified, verify_jws
+from service.verify.kept import DEFAULT_STALE_IF_ERROR, KeptDocuments
 from service.verify.keys import pem_to_public_key
 from service.verify.policy import Holder, VerifyPolicy
-from service.verify.remote import Fetcher, RemoteDocumentError, RemoteJson, fetch_json
+from service.verify.remote import Fetcher, RemoteDocumentError, RemoteJson
 from service.verify.result import (
     CheckId,
     CheckResult,
@@ -37,6 +45,8 @@ from service.verify.vc import ordered
 OB2_CONTEXTS = frozenset(
     {"https://w3id.org/openbadges/v2", "https://openbadgespec.org/v2/context.json"}
 )
+MAX_KEPT_NODES = 1024
+MAX_KEPT_NODE_BYTES = 64 * 1024 * 1024
 
 
 def is_ob2(document: Mapping[str, Any]) -> bool:
@@ -59,29 +69,81 @@ def _check(check_id: CheckId, outcome: Outcome, detail: str) -> CheckResult:
     return CheckResult(id=check_id, outcome=outcome, detail=detail)
 
 
+def _json_object(remote: RemoteJson, url: Any, what: str) -> dict[str, Any]:
+    if not isinstance(remote.data, dict):
+        raise RemoteDocumentError(f"{what} {url} is not a JSON object", infrastructure=False)
+    return remote.data
+
+
+def _sources(*stand_ins: str) -> str:
+    """The notes of the kept copies that stood in, each after "; ", to end a check's detail."""
+    return "".join(f"; {note}" for note in dict.fromkeys(stand_ins) if note)
+
+
 class Ob2Verifier:
-    def __init__(self, *, fetcher: Fetcher, linked_data: LinkedData) -> None:
+    def __init__(
+        self,
+        *,
+        fetcher: Fetcher,
+        linked_data: LinkedData,
+        stale_if_error: float = DEFAULT_STALE_IF_ERROR,
+        backoff: Backoff | None = None,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
         self._fetcher = fetcher
         self._linked = linked_data
+        self._backoff = backoff or Backoff(clock=clock)
+        # fresh_for=0: fetched on every use as before; the copy only bridges an outage.
+        self._kept: KeptDocuments[str, dict[str, Any]] = KeptDocuments(
+            fresh_for=0,
+            stale_if_error=stale_if_error,
+            clock=clock,
+            max_entries=MAX_KEPT_NODES,
+            max_bytes=MAX_KEPT_NODE_BYTES,
+        )
 
     async def _get(self, url: Any, what: str) -> RemoteJson:
         """Fetch an OB 2.0 node; http:// is tried over https:// first (many hosts serve both)."""
         if not isinstance(url, str) or not url.startswith(("https://", "http://")):
             raise RemoteDocumentError(f"{what} {url!r} is not an http(s) URL", infrastructure=False)
-        if url.startswith("http://"):
-            try:
-                return await fetch_json(self._fetcher, "https://" + url[7:], what=what)
-            except RemoteDocumentError:
-                pass
-        return await fetch_json(self._fetcher, url, what=what)
+        if not url.startswith("http://"):
+            return await self._backoff.fetch_json(self._fetcher, url, what=what)
+        try:
+            return await self._backoff.fetch_json(self._fetcher, "https://" + url[7:], what=what)
+        except RemoteDocumentError as exc:
+            secure_failure = exc
+        try:
+            return await self._backoff.fetch_json(self._fetcher, url, what=what)
+        except RemoteDocumentError as exc:
+            # An outage of the https host stays an outage (a kept copy may stand in), whatever
+            # plain http answers; usually the guard refuses it.
+            if secure_failure.transient:
+                raise secure_failure from exc
+            raise
 
     async def _node(self, value: Any, what: str) -> dict[str, Any]:
         if isinstance(value, Mapping):
             return dict(value)
-        remote = await self._get(value, what)
-        if not isinstance(remote.data, dict):
-            raise RemoteDocumentError(f"{what} {value} is not a JSON object", infrastructure=False)
-        return remote.data
+        return _json_object(await self._get(value, what), value, what)
+
+    async def _kept_node(self, value: Any, what: str, now: datetime) -> tuple[dict[str, Any], str]:
+        """A key, badge class or issuer profile, and how a kept copy stood in ("" if it did not)."""
+        if isinstance(value, Mapping):
+            return dict(value), ""
+        if not isinstance(value, str):
+            return await self._node(value, what), ""  # raises: not a URL
+
+        async def fetch() -> RemoteJson:
+            return await self._get(value, what)
+
+        retrieved = await self._kept.get(
+            value,
+            fetch=fetch,
+            parse=lambda remote: _json_object(remote, value, what),
+            what=what,
+            now=now,
+        )
+        return retrieved.value, retrieved.stand_in
 
     def _context(self, assertion: Mapping[str, Any]) -> CheckResult:
         try:
@@ -168,7 +230,7 @@ class Ob2Verifier:
         if alg != "RS256" and alg not in ("ES256", "EdDSA"):
             proof = _check(CheckId.PROOF, Outcome.FAIL, f"JWS alg {alg!r} refused (RS256 expected)")
         else:
-            proof = await self._signed_proof(token, str(alg), creator, assertion)
+            proof = await self._signed_proof(token, str(alg), creator, assertion, now)
         return await self._finish(
             assertion,
             proof,
@@ -180,17 +242,18 @@ class Ob2Verifier:
         )
 
     async def _signed_proof(
-        self, token: str, alg: str, creator: Any, assertion: Mapping[str, Any]
+        self, token: str, alg: str, creator: Any, assertion: Mapping[str, Any], now: datetime
     ) -> CheckResult:
         try:
-            key_doc = await self._node(creator, "signing key")
-            badge = await self._node(assertion.get("badge"), "badge class")
+            key_doc, key_source = await self._kept_node(creator, "signing key", now)
+            badge, badge_source = await self._kept_node(assertion.get("badge"), "badge class", now)
             issuer_ref = badge.get("issuer")
             issuer_url = issuer_ref.get("id") if isinstance(issuer_ref, Mapping) else issuer_ref
-            issuer = await self._node(issuer_url, "issuer profile")
+            issuer, issuer_source = await self._kept_node(issuer_url, "issuer profile", now)
         except RemoteDocumentError as exc:
             outcome = Outcome.UNKNOWN if exc.infrastructure else Outcome.FAIL
             return _check(CheckId.PROOF, outcome, f"signing key not available: {exc}")
+        source = _sources(key_source, badge_source, issuer_source)
         listed = issuer.get("publicKey")
         listed_ids = [
             k.get("id") if isinstance(k, Mapping) else k
@@ -200,26 +263,28 @@ class Ob2Verifier:
             return _check(
                 CheckId.PROOF,
                 Outcome.FAIL,
-                f"key {creator} is not listed by the issuer {issuer_url}",
+                f"key {creator} is not listed by the issuer {issuer_url}{source}",
             )
         if key_doc.get("owner") != issuer.get("id") or issuer.get("id") != issuer_url:
             return _check(
                 CheckId.PROOF,
                 Outcome.FAIL,
-                f"key {creator} is not owned by the issuer {issuer_url}",
+                f"key {creator} is not owned by the issuer {issuer_url}{source}",
             )
         try:
             key = pem_to_public_key(str(key_doc.get("publicKeyPem", "")))
         except KeyResolutionError as exc:
-            return _check(CheckId.PROOF, Outcome.FAIL, str(exc))
+            return _check(CheckId.PROOF, Outcome.FAIL, f"{exc}{source}")
         if not verify_jws(token, key, alg):
             return _check(
-                CheckId.PROOF, Outcome.FAIL, f"{alg} signature by {creator} does not verify"
+                CheckId.PROOF,
+                Outcome.FAIL,
+                f"{alg} signature by {creator} does not verify{source}",
             )
         return _check(
             CheckId.PROOF,
             Outcome.PASS,
-            f"valid {alg} signature by {creator}, a key {issuer_url} publishes",
+            f"valid {alg} signature by {creator}, a key {issuer_url} publishes{source}",
         )
 
     async def _finish(
@@ -241,14 +306,15 @@ class Ob2Verifier:
         badge: dict[str, Any] = {}
         issuer: dict[str, Any] = {}
         try:
-            badge = await self._node(assertion.get("badge"), "badge class")
+            badge, badge_source = await self._kept_node(assertion.get("badge"), "badge class", now)
             issuer_ref = badge.get("issuer")
-            issuer = await self._node(issuer_ref, "issuer profile")
+            issuer, issuer_source = await self._kept_node(issuer_ref, "issuer profile", now)
+            source = _sources(badge_source, issuer_source)
             structure = _check(
-                CheckId.SCHEMA, Outcome.PASS, "assertion, badge class and issuer found"
+                CheckId.SCHEMA, Outcome.PASS, f"assertion, badge class and issuer found{source}"
             )
             if not badge.get("name"):
-                structure = _check(CheckId.SCHEMA, Outcome.FAIL, "badge class has no name")
+                structure = _check(CheckId.SCHEMA, Outcome.FAIL, f"badge class has no name{source}")
         except RemoteDocumentError as exc:
             structure = _check(
                 CheckId.SCHEMA, Outcome.UNKNOWN if exc.infrastructure else Outcome.FAIL, str(exc)

@@ -68,6 +68,7 @@ class RemoteJson:
     status: int
     headers: Mapping[str, str]
     data: Any
+    size: int = 0  # bytes of the body, for budgets of kept copies
 
 
 async def fetch_document(
@@ -118,4 +119,10 @@ async def fetch_json(
         data = json.loads(document.body)
     except (ValueError, RecursionError) as exc:
         raise RemoteDocumentError(f"{what} {url} is not valid JSON", infrastructure=False) from exc
-    return RemoteJson(url=document.url, status=document.status, headers=document.headers, data=data)
+    return RemoteJson(
+        url=document.url,
+        status=document.status,
+        headers=document.headers,
+        data=data,
+        size=len(document.body),
+    )

@@ -8,6 +8,9 @@ in the spirit of RFC 5861): when a refresh fails for a transient reason (timeout
 connection, 5xx, 429) a copy younger than `stale_if_error` seconds answers instead, and the
 check says so. A 404, a list that no longer verifies or a refusal by the fetch policy is the
 issuer's (or our) answer, not an outage: the copy is dropped and the status is `unknown`.
+After a transient failure a list's URL is not fetched again for a short while (service.verify.
+backoff): the earlier failure answers at once, so an outage costs one fetch timeout, not one per
+credential.
 """
 
 from __future__ import annotations
@@ -22,9 +25,11 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
+from service.verify.backoff import Backoff
 from service.verify.dates import check_validity
 from service.verify.errors import StatusError
 from service.verify.kept import (
+    DEFAULT_STALE_IF_ERROR,
     KeptCopies,
     KeptCopy,
     duration,
@@ -33,7 +38,7 @@ from service.verify.kept import (
     stand_in_seconds,
 )
 from service.verify.keys import b64url_decode, multibase_decode
-from service.verify.remote import Fetcher, RemoteDocumentError, fetch_json
+from service.verify.remote import Fetcher, RemoteDocumentError
 from service.verify.result import CheckId, CheckResult, Outcome
 
 MAX_LIST_BYTES = 16 * 1024 * 1024  # decompressed; 128 Mi entries
@@ -49,7 +54,6 @@ LIST_TYPES = {
     "StatusList2021Entry": ("StatusList2021Credential", "StatusList2021"),
 }
 REVOCATION_LIST_TYPE = "1EdTechRevocationList"
-DEFAULT_STALE_IF_ERROR = 24 * 3600.0
 # Kept lists are usually 16 KiB (131,072 entries); the byte budget bounds the 16 MiB extremes.
 MAX_KEPT_LISTS = 4096
 MAX_KEPT_BYTES = 256 * 1024 * 1024
@@ -149,9 +153,11 @@ class StatusChecker:
         *,
         cache_ttl: float = 300.0,
         stale_if_error: float = DEFAULT_STALE_IF_ERROR,
+        backoff: Backoff | None = None,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self._fetcher = fetcher
+        self._backoff = backoff or Backoff(clock=clock)
         self._ceiling = cache_ttl
         self._stale_if_error = max(0.0, stale_if_error)
         self._clock = clock
@@ -340,7 +346,7 @@ class StatusChecker:
     ) -> KeptCopy[StatusList]:
         credential_type, subject_type = LIST_TYPES[entry_type]
         try:
-            remote = await fetch_json(
+            remote = await self._backoff.fetch_json(
                 self._fetcher,
                 url.partition("#")[0],
                 what="status list",
@@ -381,7 +387,7 @@ class StatusChecker:
         if not isinstance(url, str):
             return EntryResult(outcome=Outcome.FAIL, detail="1EdTechRevocationList has no id URL")
         try:
-            remote = await fetch_json(self._fetcher, url, what="revocation list")
+            remote = await self._backoff.fetch_json(self._fetcher, url, what="revocation list")
         except RemoteDocumentError as exc:
             return EntryResult(outcome=Outcome.UNKNOWN, detail=f"revocation unknown: {exc}")
         revoked = remote.data.get("revokedCredential") if isinstance(remote.data, Mapping) else None

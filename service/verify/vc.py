@@ -168,7 +168,9 @@ class VcPipeline:
         else:
             reports = await self._proofs(document, canonical, now, policy)
             checks[CheckId.PROOF] = summarize_proofs(reports)
-        checks[CheckId.ISSUER_BINDING] = await check_issuer_binding(document, reports, self._keys)
+        checks[CheckId.ISSUER_BINDING] = await check_issuer_binding(
+            document, reports, self._keys, now=now
+        )
         validity = check_validity(document, now=now, clock_skew=policy.clock_skew)
         checks[CheckId.VALIDITY_PERIOD] = validity.check
         rejected = [

@@ -20,6 +20,24 @@ from tests.fakes.network import FakeNetwork, StaticSite
 NOW = datetime(2026, 6, 1, tzinfo=UTC)
 
 
+class MonotonicClock:
+    """The verifier's cache and back-off clock; it only moves when the test says so."""
+
+    def __init__(self) -> None:
+        self.now = 1000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+    def advance(self, seconds: float) -> None:
+        self.now += seconds
+
+
+@pytest.fixture
+def clock() -> MonotonicClock:
+    return MonotonicClock()
+
+
 class FakeWeb:
     """Production host names served by loopback HTTPS fakes, one StaticSite per host."""
 

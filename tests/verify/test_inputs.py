@@ -8,20 +8,18 @@ from __future__ import annotations
 
 import json
 import struct
-import warnings
 import zlib
 from datetime import UTC, datetime
 from typing import Any
 
 import pytest
 from joserfc import jws
-from joserfc.errors import SecurityWarning
 from joserfc.jwk import OKPKey
 
 from service.verify import CheckId, Holder, Outcome, Verdict, Verifier
 from service.verify.contexts import ContextStore
 from service.verify.jsonld import CanonicalLimits
-from tests.verify.builders import Issuer
+from tests.verify.builders import Issuer, eddsa_jwt
 from tests.verify.conftest import NOW, FakeWeb
 
 CANDIDATE = Holder(emails=("a@example.com",))
@@ -61,15 +59,6 @@ def svg_with_assertion(text: str) -> bytes:
         ' width="10" height="10"><rect width="10" height="10"/>'
         f"<openbadges:assertion><![CDATA[{text}]]></openbadges:assertion></svg>"
     ).encode()
-
-
-def eddsa_jwt(issuer: Issuer, payload: dict[str, Any], *, header: dict[str, Any]) -> str:
-    key = OKPKey.import_key(issuer.key)  # type: ignore[arg-type]
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", SecurityWarning)  # "EdDSA" is still what issuers send
-        return jws.serialize_compact(
-            {"alg": "EdDSA", **header}, json.dumps(payload).encode(), key, algorithms=["EdDSA"]
-        )
 
 
 @pytest.fixture

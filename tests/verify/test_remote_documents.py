@@ -14,6 +14,7 @@ from typing import Any
 import pytest
 
 from service.verify import CheckId, Outcome, Verdict, Verifier
+from service.verify.backoff import DEFAULT_BACKOFF_SECONDS as BACKOFF
 from service.verify.contexts import ContextStore
 from service.verify.issuing import (
     encode_status_list,
@@ -23,7 +24,7 @@ from service.verify.issuing import (
 )
 from service.verify.keys import ed25519_to_multikey
 from tests.verify.builders import STATUS_URL, Issuer
-from tests.verify.conftest import NOW, FakeWeb, controller_document
+from tests.verify.conftest import NOW, FakeWeb, MonotonicClock, controller_document
 
 pytestmark = pytest.mark.vendor_data
 
@@ -131,15 +132,17 @@ async def test_did_web_unreachable_is_indeterminate(
 
 
 async def test_did_web_server_error_is_indeterminate_and_404_is_rejected(
-    vendored_contexts: ContextStore, web: FakeWeb, verifier: Verifier
+    vendored_contexts: ContextStore, web: FakeWeb, clock: MonotonicClock
 ) -> None:
     issuer, _ = did_web_issuer(vendored_contexts)
     site = await web.host("badges.university.example")
     site.status("/.well-known/did.json", 500)
     credential = sign_with(issuer, issuer.ob3(), f"{DID_WEB}#key-1")
+    verifier = Verifier(contexts=vendored_contexts, fetcher=web.fetcher, clock=clock)
 
     failing = await verifier.verify(credential, now=NOW)
     site.status("/.well-known/did.json", 404)
+    clock.advance(BACKOFF + 1)  # within the back-off the 500 would answer again
     missing = await verifier.verify(credential, now=NOW)
 
     assert failing.verdict is Verdict.INDETERMINATE
@@ -304,7 +307,7 @@ async def test_cache_control_no_store_refetches(
 
 
 async def test_1edtech_revocation_list(
-    vendored_contexts: ContextStore, web: FakeWeb, verifier: Verifier
+    vendored_contexts: ContextStore, web: FakeWeb, clock: MonotonicClock
 ) -> None:
     issuer = Issuer.fresh(vendored_contexts)
     list_url = "https://issuer.example/revocations"
@@ -315,9 +318,11 @@ async def test_1edtech_revocation_list(
     ]
     credential["credentialStatus"] = {"id": list_url, "type": "1EdTechRevocationList"}
     signed = issuer.sign(credential)
+    verifier = Verifier(contexts=vendored_contexts, fetcher=web.fetcher, clock=clock)
 
     unreachable = await verifier.verify(signed, now=NOW)
     await web.publish(list_url, {"revokedCredential": [{"id": "urn:uuid:someone-else"}]})
+    clock.advance(BACKOFF + 1)  # within the back-off the failure would answer again
     clear = await verifier.verify(signed, now=NOW)
     await web.publish(
         list_url,

@@ -26,7 +26,7 @@ from service.verify.issuing import (
 from service.verify.kept import KeptCopies, KeptCopy
 from tests.fakes.network import StaticSite, serve_https
 from tests.verify.builders import STATUS_URL, Issuer
-from tests.verify.conftest import NOW, FakeWeb
+from tests.verify.conftest import NOW, FakeWeb, MonotonicClock
 
 pytestmark = pytest.mark.vendor_data
 
@@ -34,24 +34,6 @@ STATUS_HOST = "status.issuer.example"
 LIST_PATH = "/lists/1"
 FRESH = 300.0  # the verifier's default freshness ceiling
 DAY = 24 * 3600.0
-
-
-class MonotonicClock:
-    """The verifier's cache clock; it only moves when the test says so."""
-
-    def __init__(self) -> None:
-        self.now = 1000.0
-
-    def __call__(self) -> float:
-        return self.now
-
-    def advance(self, seconds: float) -> None:
-        self.now += seconds
-
-
-@pytest.fixture
-def clock() -> MonotonicClock:
-    return MonotonicClock()
 
 
 @pytest.fixture
