@@ -1,4 +1,4 @@
-"""The `skillproof` command: serve, scheduler, migrate, demo, verify, contexts, map, taxonomy."""
+"""The `skillproof` command: serve, scheduler, migrate, demo and the service/commands/ modules."""
 
 from __future__ import annotations
 
@@ -16,13 +16,13 @@ from pydantic import ValidationError
 from sqlalchemy.exc import SQLAlchemyError
 
 from service import logs
-from service.db import MIGRATIONS, DatabaseUnavailable
+from service.db import MIGRATIONS, DatabaseUnavailable, SchemaOutdated
 from service.settings import Settings
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 
 # Sub-command modules in service/commands/ that register themselves when present.
-COMMAND_MODULES = ("verify", "contexts", "map", "taxonomy")
+COMMAND_MODULES = ("verify", "contexts", "map", "taxonomy", "tenants", "connections")
 
 
 def migrate(database_url: str) -> None:
@@ -85,6 +85,17 @@ def _demo(args: argparse.Namespace, settings: Settings) -> int:
     from service import demo
 
     return demo.main(args, settings)
+
+
+def _missing_table(exc: BaseException) -> bool:
+    """The error of a statement naming a table an unmigrated database does not have yet."""
+    cause = getattr(exc, "orig", None) or exc
+    message = str(cause)
+    return (
+        "no such table" in message  # SQLite
+        or type(cause).__name__ in {"UndefinedTableError", "UndefinedTable"}  # asyncpg, psycopg
+        or ('relation "' in message and "does not exist" in message)
+    )
 
 
 def _safe_url(url: str) -> str:
@@ -155,9 +166,15 @@ def main(argv: Sequence[str] | None = None) -> int:
     logs.configure(settings.log_level)
     try:
         code: int = args.handler(args, settings)
+    except SchemaOutdated as exc:
+        print(f"skillproof: {exc}", file=sys.stderr)
+        return 1
     except (SQLAlchemyError, DatabaseUnavailable, ConnectionError, socket.gaierror) as exc:
         # The database is down, missing, unwritable or not a database: one line says which.
         reason = str(getattr(exc, "orig", None) or exc).strip().splitlines()
+        if _missing_table(exc):
+            print(f"skillproof: {SchemaOutdated(None, '')}", file=sys.stderr)
+            return 1
         print(
             f"skillproof: cannot use the database at {_safe_url(settings.database_url)}:"
             f" {reason[0] if reason else type(exc).__name__}",

@@ -2,15 +2,17 @@
 
 from __future__ import annotations
 
+import functools
+import logging
 import sqlite3
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any, TypeVar
 
-from sqlalchemy import MetaData, event
+from sqlalchemy import MetaData, event, text
 from sqlalchemy.engine import make_url
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import DBAPIError, IntegrityError
 from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker, create_async_engine
 from sqlmodel import SQLModel
 from sqlmodel.ext.asyncio.session import AsyncSession
@@ -39,6 +41,52 @@ MIGRATIONS = Path(__file__).resolve().parent.parent / "migrations"
 
 class DatabaseUnavailable(Exception):
     """The database cannot be reached or created where the URL says."""
+
+
+class SchemaOutdated(Exception):
+    """The database answers, but its schema is not the one this code was written for."""
+
+    def __init__(self, revision: str | None, expected: str) -> None:
+        super().__init__("the database schema is not up to date: run `skillproof migrate`")
+        self.revision = revision
+        self.expected = expected
+
+
+@functools.cache
+def schema_head() -> str:
+    """The newest migration's revision, read once from the migration scripts."""
+    # Alembic announces each plugin it loads: noise on a command's stderr.
+    logging.getLogger("alembic.runtime.plugins").setLevel(logging.WARNING)
+    from alembic.script import ScriptDirectory
+
+    head = ScriptDirectory(str(MIGRATIONS)).get_current_head()
+    if head is None:
+        raise RuntimeError(f"the migrations folder {MIGRATIONS} has no head revision")
+    return head
+
+
+async def schema_revision(engine: AsyncEngine) -> str | None:
+    """The revision the database is at; None when it was never migrated.
+
+    A database that cannot be reached raises as usual: SELECT 1 tells "no alembic_version
+    table" apart from "no database".
+    """
+    async with engine.connect() as connection:
+        try:
+            return (
+                await connection.execute(text("SELECT version_num FROM alembic_version"))
+            ).scalar()
+        except DBAPIError:
+            await connection.rollback()
+            await connection.execute(text("SELECT 1"))
+            return None
+
+
+async def require_schema_at_head(engine: AsyncEngine) -> None:
+    """Raise SchemaOutdated unless `skillproof migrate` brought the database to the head."""
+    revision, expected = await schema_revision(engine), schema_head()
+    if revision != expected:
+        raise SchemaOutdated(revision, expected)
 
 
 def create_engine(database_url: str, *, echo: bool = False) -> AsyncEngine:

@@ -19,6 +19,11 @@ async def get_tenant(session: AsyncSession, tenant_id: str) -> Tenant | None:
     return await session.get(Tenant, tenant_id)
 
 
+async def list_tenants(session: AsyncSession) -> list[Tenant]:
+    query = select(Tenant).order_by(col(Tenant.created_at), col(Tenant.slug))
+    return list((await session.exec(query)).all())
+
+
 async def add_tenant(session: AsyncSession, *, slug: str, name: str) -> Tenant:
     tenant = Tenant(slug=slug, name=name)
     session.add(tenant)
@@ -64,6 +69,15 @@ async def api_key_by_prefix(session: AsyncSession, prefix: str) -> ApiKey | None
 
 async def api_key_by_id(session: AsyncSession, key_id: str) -> ApiKey | None:
     return await session.get(ApiKey, key_id)
+
+
+async def list_api_keys(session: AsyncSession, *, tenant_id: str) -> list[ApiKey]:
+    query = (
+        select(ApiKey)
+        .where(ApiKey.tenant_id == tenant_id)
+        .order_by(col(ApiKey.created_at), col(ApiKey.id))
+    )
+    return list((await session.exec(query)).all())
 
 
 async def add_connection(session: AsyncSession, connection: Connection) -> Connection:
