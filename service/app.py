@@ -12,6 +12,7 @@ from prometheus_client import CollectorRegistry
 
 from service.runtime import Runtime, open_runtime
 from service.settings import Settings
+from service.web import formatting
 from service.web.assets import Assets
 from service.web.keys import (
     ASSETS,
@@ -53,6 +54,7 @@ def create_app(
         autoescape=jinja2.select_autoescape(default=True),
     )
     app[TEMPLATES].globals["asset_url"] = app[ASSETS].url
+    formatting.install(app[TEMPLATES])
 
     async def runtime_ctx(app: web.Application) -> AsyncIterator[None]:
         if runtime is not None:

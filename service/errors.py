@@ -7,7 +7,9 @@ ServiceError
 ├── Unauthorized (401)
 ├── Forbidden (403)
 ├── NotFound (404)  - also what another tenant's object looks like
-└── Conflict (409)
+│   └── LinkExpired (410)  - a signed link that was genuine but is past its age
+├── Conflict (409)
+└── ServiceUnavailable (503)  - e.g. the database schema was never migrated
 """
 
 from __future__ import annotations
@@ -16,9 +18,11 @@ __all__ = [
     "BadRequest",
     "Conflict",
     "Forbidden",
+    "LinkExpired",
     "NotFound",
     "PayloadTooLarge",
     "ServiceError",
+    "ServiceUnavailable",
     "Unauthorized",
     "UnsupportedCredential",
 ]
@@ -66,3 +70,13 @@ class NotFound(ServiceError):
 class Conflict(ServiceError):
     status = 409
     title = "Conflict"
+
+
+class LinkExpired(NotFound):
+    status = 410
+    title = "Link expired"
+
+
+class ServiceUnavailable(ServiceError):
+    status = 503
+    title = "Service unavailable"

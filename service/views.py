@@ -142,15 +142,32 @@ def _credential_name(result: dict[str, Any], content: bytes, media_type: str) ->
 
 
 async def match_for_evidence(runtime: Runtime, *, tenant_id: str, match_id: str) -> dict[str, Any]:
+    """The application behind a signed evidence link, with its latest match.
+
+    The ATS keeps the link it was first given, while every re-validation stores a new match (with
+    an unchanged score nothing new is pushed). Showing the linked match would show a result older
+    than the dashboard's, so the newest one is shown, marked `rechecked` with the linked one's
+    time. Both lookups are scoped to the tenant the link was signed for.
+    """
     async with runtime.sessions() as session:
-        match = await match_repo.get_match(session, tenant_id=tenant_id, match_id=match_id)
-        if match is None:
+        linked = await match_repo.get_match(session, tenant_id=tenant_id, match_id=match_id)
+        if linked is None:
             raise NotFound("this evidence is no longer available")
-        match_view = await _match_view(runtime, session, match)
-    detail = await application_detail(
-        runtime, tenant_id=tenant_id, application_id=match.application_id
-    )
-    detail["match"] = match_view
+        linked_view = await _match_view(runtime, session, linked)
+    try:
+        detail = await application_detail(
+            runtime, tenant_id=tenant_id, application_id=linked.application_id
+        )
+    except NotFound as exc:
+        raise NotFound("this evidence is no longer available") from exc
+    latest = detail["match"]
+    if latest is None or latest["id"] == linked.id:
+        detail["match"] = linked_view
+    else:
+        latest["rechecked"] = {
+            "linked_match_id": linked.id,
+            "linked_computed_at": linked_view["computed_at"],
+        }
     return detail
 
 

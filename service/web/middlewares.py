@@ -1,8 +1,10 @@
-"""Request ids, structured access logs, metrics, and errors as application/problem+json."""
+"""Request ids, structured access logs, metrics, and errors: problem+json for the API, HTML pages
+for a browser."""
 
 from __future__ import annotations
 
 import logging
+import sqlite3
 import time
 import uuid
 from typing import Any
@@ -10,13 +12,21 @@ from typing import Any
 from aiohttp import web
 from aiohttp.typedefs import Handler
 
-from service.errors import BadRequest, ServiceError
+from service.errors import BadRequest, ServiceError, ServiceUnavailable
 from service.logs import bind
-from service.web.keys import METRICS
+from service.web.keys import METRICS, TEMPLATES
 
 log = logging.getLogger("skillproof.http")
 
 PROBLEM = "application/problem+json"
+
+# Everything else is a page a person opens in a browser, and errors there are HTML pages.
+MACHINE_PREFIXES = ("/api/", "/healthz", "/metrics", "/static/", "/sandbox-ats/")
+
+# The same advice /healthz gives (service/web/ops.py), for a request that ran into the gap.
+SCHEMA_NOT_MIGRATED = "the database schema is missing or out of date: run skillproof migrate"
+# PostgreSQL's SQLSTATE for undefined_table (asyncpg's UndefinedTableError, psycopg's alike).
+_UNDEFINED_TABLE = "42P01"
 
 
 def problem(status: int, title: str, detail: str, **extra: Any) -> web.Response:
@@ -46,17 +56,26 @@ async def request_context(request: web.Request, handler: Handler) -> web.StreamR
                 passthrough = exc
                 response = exc
             else:
-                response = _http_problem(exc)
+                response = _error(request, exc.status, exc.reason, _http_detail(exc), request_id)
         except ServiceError as exc:
-            response = problem(exc.status, exc.title, exc.detail, request_id=request_id)
-        except Exception:
-            log.exception("unhandled error")
-            response = problem(
-                500,
-                "Internal error",
-                "something went wrong; nothing was changed",
-                request_id=request_id,
-            )
+            response = _error(request, exc.status, exc.title, exc.detail, request_id)
+        except Exception as exc:
+            if _is_missing_table(exc):
+                # Not a bug to page anyone about: `serve` ran before `migrate`. No traceback.
+                log.error("a table is missing: %s", SCHEMA_NOT_MIGRATED)
+                unavailable = ServiceUnavailable(SCHEMA_NOT_MIGRATED)
+                response = _error(
+                    request, unavailable.status, unavailable.title, unavailable.detail, request_id
+                )
+            else:
+                log.exception("unhandled error")
+                response = _error(
+                    request,
+                    500,
+                    "Internal error",
+                    "something went wrong; nothing was changed",
+                    request_id,
+                )
         elapsed = time.perf_counter() - started
         metrics = request.app.get(METRICS)
         if metrics is not None:
@@ -69,15 +88,60 @@ async def request_context(request: web.Request, handler: Handler) -> web.StreamR
         return response
 
 
-def _http_problem(exc: web.HTTPException) -> web.Response:
-    detail = exc.text or exc.reason
+def _http_detail(exc: web.HTTPException) -> str:
     if exc.status == 413:
-        detail = "request body is too large"
-    elif exc.status == 404:
-        detail = "no such resource"
-    elif exc.status == 405:
-        detail = "method not allowed on this resource"
-    return problem(exc.status, exc.reason, detail)
+        return "request body is too large"
+    if exc.status == 404:
+        return "no such resource"
+    if exc.status == 405:
+        return "method not allowed on this resource"
+    return exc.text or exc.reason
+
+
+def _is_missing_table(exc: BaseException) -> bool:
+    """The driver said a table does not exist: SQLite's "no such table", PostgreSQL's 42P01.
+
+    Recognised from the error itself, so a healthy request pays for no schema check. SQLAlchemy
+    keeps the driver's error as `orig`; asyncpg's own error is the cause of the adapted one.
+    """
+    seen: set[int] = set()
+    current: BaseException | None = exc
+    while current is not None and id(current) not in seen:
+        seen.add(id(current))
+        if isinstance(current, sqlite3.OperationalError) and str(current).startswith(
+            "no such table"
+        ):
+            return True
+        codes = (getattr(current, "sqlstate", None), getattr(current, "pgcode", None))
+        if _UNDEFINED_TABLE in codes:
+            return True
+        orig = getattr(current, "orig", None)
+        current = orig if isinstance(orig, BaseException) else current.__cause__
+    return False
+
+
+def _is_page(request: web.Request) -> bool:
+    return not request.path.startswith(MACHINE_PREFIXES)
+
+
+def _error(
+    request: web.Request, status: int, title: str, detail: str, request_id: str
+) -> web.Response:
+    """A problem document for programs, or for a person the error page in the site's layout."""
+    templates = request.config_dict.get(TEMPLATES)
+    if templates is None or not _is_page(request):
+        return problem(status, title, detail, request_id=request_id)
+    html = templates.get_template(
+        "error.html"
+    ).render(
+        status=status,
+        title=title.capitalize(),  # HTTP reasons are Title Cased
+        detail=detail[:1].upper() + detail[1:].rstrip(".") + ".",
+        request_id=request_id,
+        # The public evidence page is opened from an ATS by people with no account here.
+        public=request.path.startswith("/evidence/"),
+    )
+    return web.Response(text=html, status=status, content_type="text/html")
 
 
 # The pages show text from candidates' credentials and from the ATS. Autoescaping keeps it text;

@@ -5,9 +5,10 @@ from __future__ import annotations
 from typing import Any
 
 from aiohttp import web
+from itsdangerous import SignatureExpired
 
 from service import views
-from service.errors import NotFound, Unauthorized
+from service.errors import LinkExpired, NotFound, Unauthorized
 from service.security.links import LinkError
 from service.web.assets import CACHE_FOREVER, CACHE_REVALIDATE
 from service.web.auth import (
@@ -66,6 +67,8 @@ async def evidence_page(request: web.Request) -> web.Response:
     try:
         tenant_id, match_id = runtime.links.read_evidence_token(request.match_info["token"])
     except LinkError as exc:
+        if isinstance(exc.__cause__, SignatureExpired):  # genuine, only old: say what helps
+            raise LinkExpired(str(exc)) from exc
         raise NotFound(str(exc)) from exc
     detail = await views.match_for_evidence(runtime, tenant_id=tenant_id, match_id=match_id)
     return render(request, "application.html", app=detail, public=True)
@@ -91,6 +94,13 @@ async def login(request: web.Request) -> web.Response:
         secure=request.app[RUNTIME].settings.base_url.startswith("https://"),
     )
     raise response
+
+
+async def logout_form(request: web.Request) -> web.Response:
+    """A typed or followed /logout asks first: only the form's POST ends the session, so a link
+    elsewhere (or a prefetch) cannot sign anyone out."""
+    await _principal_or_login(request)
+    return render(request, "logout.html")
 
 
 async def logout(request: web.Request) -> web.Response:

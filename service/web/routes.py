@@ -13,6 +13,7 @@ def setup_routes(app: web.Application) -> None:
     app.router.add_get("/", pages.dashboard)
     app.router.add_get("/login", pages.login_form)
     app.router.add_post("/login", pages.login)
+    app.router.add_get("/logout", pages.logout_form)
     app.router.add_post("/logout", pages.logout)
     app.router.add_get("/connections", pages.connections_page)
     app.router.add_get("/applications/{application_id}", pages.application_page)

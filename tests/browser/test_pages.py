@@ -171,3 +171,57 @@ def test_pages_get_their_styles_and_break_no_rule_of_their_own_policy(
             f"{path}: the policy blocked part of the page itself: {messages}"
         )
         assert not messages, f"{path}: the console is not clean: {messages}"
+
+
+def test_sign_out_from_a_page_other_than_the_dashboard(browser: Chrome, site: LiveSite) -> None:
+    _sign_in(browser, site)
+    browser.get(site.url(f"/applications/{site.seeded.application_id}"))
+    browser.find_element(By.XPATH, "//button[normalize-space()='Sign out']").click()
+    _wait_for_path(browser, "/login")
+    browser.get(site.url("/connections"))
+    assert _path(browser) == "/login", "signing out from an application page must end the session"
+
+
+def test_a_typed_logout_address_asks_instead_of_failing(browser: Chrome, site: LiveSite) -> None:
+    _sign_in(browser, site)
+    browser.get(site.url("/logout"))
+    assert browser.find_element(By.TAG_NAME, "h1").text == "Sign out"
+    browser.get(site.url("/"))
+    assert _path(browser) == "/", "opening /logout must not sign anyone out by itself"
+
+
+def test_errors_a_person_reaches_are_styled_pages(browser: Chrome, site: LiveSite) -> None:
+    _sign_in(browser, site)
+    _console(browser)
+    browser.get(site.url("/applications/no-such-application"))
+    assert browser.find_element(By.TAG_NAME, "h1").text == "Not found"
+    header = browser.find_element(By.TAG_NAME, "header")
+    assert _style(browser, header, "display") == "flex", "the error page lost the site's styles"
+    browser.find_element(By.LINK_TEXT, "Back to applications").click()
+    _wait_for_path(browser, "/")
+
+    browser.get(site.url(site.seeded.evidence_path + "tampered"))
+    error = browser.find_element(By.ID, "error")
+    assert "This evidence link is not valid." in error.text
+    assert not browser.find_elements(By.TAG_NAME, "nav"), "a public error links to no tenant page"
+    refused = [e["message"] for e in _console(browser) if "Content Security Policy" in e["message"]]
+    assert not refused, f"the error page broke its own policy: {refused}"
+
+
+def test_points_stay_on_one_line(browser: Chrome, site: LiveSite) -> None:
+    """On a laptop-narrow window the table squeezes its columns; "10.0 / 11.11" must not break."""
+    size = browser.get_window_size()
+    browser.set_window_size(640, size["height"])
+    try:
+        browser.get(site.url(site.seeded.evidence_path))
+        cells = browser.find_elements(By.XPATH, "//th[.='Points']/following::tbody[1]/tr/td[4]")
+        assert cells, "the score table has no points column"
+        for cell in cells:
+            lines = browser.execute_script(
+                "const r = document.createRange(); r.selectNodeContents(arguments[0]);"
+                " return new Set([...r.getClientRects()].map(x => Math.round(x.top))).size",
+                cell,
+            )
+            assert lines == 1, f"points {cell.text!r} wrap over {lines} lines"
+    finally:
+        browser.set_window_size(size["width"], size["height"])
