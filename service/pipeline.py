@@ -1,12 +1,21 @@
 """Evaluate one application: verify -> extract -> map -> score -> outbox, in three short steps.
 
 1. read what is needed in one short transaction (`service.evaluation_inputs`);
-2. verify every credential outside any transaction (status lists and DID documents may be
-   fetched, and a database write lock must never wait on the network);
+2. compute everything outside any transaction: verify every credential (status lists and DID
+   documents may be fetched), map the verified ones onto the taxonomy (seconds when the index
+   or the embedding model is cold; off the event loop) and score. A database write lock must
+   never wait on the network or on the mapper: on SQLite it blocks every other writer, the
+   scheduler's outbox drain included, and they give up after the busy timeout;
 3. write verification results, skill claims, the match, its outbox row and the application's
-   "last evaluated" marker (the inputs' fingerprint and the time) in ONE transaction, so
+   "last evaluated" marker (the inputs' fingerprint and the time) in ONE short transaction, so
    nothing is ever pushed that was not computed and committed first, and an application is
    only ever marked evaluated by an evaluation that finished.
+
+Step 2 takes time, and the inputs may change meanwhile (a credential arrives, HR edits the
+profile). They are read again just before step 3: when they changed, the evaluation starts over
+from them rather than push a score of inputs already superseded. If they keep changing, the
+last computation is written with the fingerprint of the inputs it really used, so the marker
+never claims what was not evaluated and the next sync evaluates the application again.
 
 `evaluate_if_changed` skips steps 2 and 3 when the marker already holds the fingerprint of the
 inputs just read: what sync calls for every application it pulls.
@@ -14,12 +23,15 @@ inputs just read: what sync calls for every application it pulls.
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import json
 import logging
+import re
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
+from urllib.parse import urlsplit
 
 from sqlmodel.ext.asyncio.session import AsyncSession
 
@@ -42,16 +54,21 @@ from service.repositories import outbox as outbox_repo
 from service.repositories import profiles as profile_repo
 from service.runtime import Runtime
 from service.scoring import (
+    REASON_CHARS,
     CredentialTally,
     Evidence,
     MatchOutcome,
     ProfileSpec,
+    clip,
     score,
 )
-from service.verify import Holder, Verdict, VerificationResult, VerifyPolicy
+from service.verify import CheckResult, Holder, Verdict, VerificationResult, VerifyPolicy
 from service.verify.result import VERIFIER_VERSION
 
 log = logging.getLogger(__name__)
+
+# How often the inputs may change under one evaluation before it writes what it has.
+MAX_COMPUTATIONS = 3
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)
@@ -81,6 +98,40 @@ async def evaluate_if_changed(
 
 
 async def _evaluate(runtime: Runtime, inputs: EvaluationInputs, *, now: datetime) -> Evaluation:
+    computed = await _compute(runtime, inputs, now=now)
+    for _ in range(MAX_COMPUTATIONS - 1):
+        current = await read_inputs(
+            runtime,
+            tenant_id=inputs.application.tenant_id,
+            application_id=inputs.application.id,
+        )
+        if fingerprint(current) == fingerprint(computed.inputs):
+            break
+        log.info("inputs of application %s changed while it was evaluated", inputs.application.id)
+        computed = await _compute(runtime, current, now=now)
+    return await _write(runtime, computed, now=now)
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class Assessment:
+    """One credential's verification result and the skill claims mapped from it (if verified)."""
+
+    raw: RawCredential
+    result: VerificationResult
+    claims: tuple[dict[str, Any], ...]
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class Computation:
+    """Everything step 3 stores, computed from `inputs` with no transaction open."""
+
+    inputs: EvaluationInputs
+    assessments: tuple[Assessment, ...]
+    taxonomy: LoadedTaxonomy | None
+    outcome: MatchOutcome | None
+
+
+async def _compute(runtime: Runtime, inputs: EvaluationInputs, *, now: datetime) -> Computation:
     results: list[tuple[RawCredential, VerificationResult]] = []
     for raw in inputs.credentials:
         results.append(
@@ -89,14 +140,43 @@ async def _evaluate(runtime: Runtime, inputs: EvaluationInputs, *, now: datetime
                 await _verify(runtime, raw, now=now, holder=inputs.holder, policy=inputs.policy),
             )
         )
-    mapping: SkillMapping | None = None
+    mapped: list[tuple[list[Evidence], list[dict[str, Any]]]] = [([], []) for _ in results]
     if inputs.taxonomy is not None:
         mapping = SkillMapping(
             loaded=inputs.taxonomy,
             mapper=await runtime.catalog.mapper(inputs.taxonomy),
             overrides=inputs.overrides,
         )
-    return await _write(runtime, inputs, results, mapping, now=now)
+        # Mapping is CPU work (embedding the claims): a thread, so the loop keeps serving.
+        mapped = await asyncio.to_thread(_map_all, results, mapping)
+    outcome: MatchOutcome | None = None
+    if inputs.profile is not None:
+        outcome = score(
+            inputs.profile,
+            [e for evidence, _ in mapped for e in evidence],
+            now=now,
+            credentials=_tally(results),
+            versions={"mapping": MAPPING_VERSION, "verifier": VERIFIER_VERSION},
+        )
+    return Computation(
+        inputs=inputs,
+        assessments=tuple(
+            Assessment(raw=raw, result=result, claims=tuple(claims))
+            for (raw, result), (_, claims) in zip(results, mapped, strict=True)
+        ),
+        taxonomy=inputs.taxonomy,
+        outcome=outcome,
+    )
+
+
+def _map_all(
+    results: list[tuple[RawCredential, VerificationResult]], mapping: SkillMapping
+) -> list[tuple[list[Evidence], list[dict[str, Any]]]]:
+    # Rejected and indeterminate credentials contribute nothing.
+    return [
+        _evidence(raw, result, mapping) if result.verdict is Verdict.VERIFIED else ([], [])
+        for raw, result in results
+    ]
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)
@@ -169,13 +249,34 @@ def _tally(results: list[tuple[RawCredential, VerificationResult]]) -> Credentia
         if result.verdict is Verdict.REJECTED:
             failed = [c for c in result.checks if c.outcome.value == "fail"]
             if failed:
-                reasons.append(f"{failed[0].id.value}: {failed[0].detail}"[:200])
+                reasons.append(rejection_reason(failed[0]))
     return CredentialTally(
         verified=counts[Verdict.VERIFIED],
         rejected=counts[Verdict.REJECTED],
         indeterminate=counts[Verdict.INDETERMINATE],
         reasons=tuple(reasons),
     )
+
+
+_URL = re.compile(r"\b[a-z][a-z0-9+.-]*://[^\s)\]>\"']+", re.IGNORECASE)
+
+
+def rejection_reason(check: CheckResult) -> str:
+    """A failed check as the ATS note gives it: the check, and its detail kept short.
+
+    The detail may quote what the candidate submitted; the note goes into the employer's ATS,
+    so a URL is named by its host only and the whole reason is clipped at a word boundary.
+    """
+    detail = _URL.sub(_host_of, check.detail)
+    return clip(f"{check.id.value}: {detail}", REASON_CHARS)
+
+
+def _host_of(found: re.Match[str]) -> str:
+    try:
+        host = urlsplit(found.group(0)).hostname
+    except ValueError:
+        host = None
+    return f"a URL on {host}" if host else "a URL"
 
 
 def payload_hash(payload: dict[str, Any]) -> str:
@@ -185,22 +286,17 @@ def payload_hash(payload: dict[str, Any]) -> str:
     ).hexdigest()
 
 
-async def _write(
-    runtime: Runtime,
-    inputs: EvaluationInputs,
-    results: list[tuple[RawCredential, VerificationResult]],
-    mapping: SkillMapping | None,
-    *,
-    now: datetime,
-) -> Evaluation:
+async def _write(runtime: Runtime, computed: Computation, *, now: datetime) -> Evaluation:
+    """Step 3: store what `computed` holds in one transaction; nothing slow happens in it."""
+    inputs = computed.inputs
     tenant_id = inputs.application.tenant_id
     profile = inputs.profile
+    outcome = computed.outcome
     match_id: str | None = None
-    outcome: MatchOutcome | None = None
     enqueued = False
     async with unit_of_work(runtime.sessions) as session:
-        all_evidence: list[Evidence] = []
-        for raw, result in results:
+        for assessment in computed.assessments:
+            raw, result = assessment.raw, assessment.result
             record = VerificationRecord(
                 tenant_id=tenant_id,
                 raw_credential_id=raw.id,
@@ -219,10 +315,9 @@ async def _write(
                 verified_at=now,
             )
             await cred_repo.add_verification(session, record)
-            if mapping is None or result.verdict is not Verdict.VERIFIED:
+            if computed.taxonomy is None or result.verdict is not Verdict.VERIFIED:
                 continue  # rejected and indeterminate credentials contribute nothing
-            evidence, claims = _evidence(raw, result, mapping)
-            all_evidence.extend(evidence)
+            taxonomy = computed.taxonomy.taxonomy
             await cred_repo.replace_claims(
                 session,
                 tenant_id=tenant_id,
@@ -232,29 +327,22 @@ async def _write(
                         tenant_id=tenant_id,
                         candidate_id=raw.candidate_id,
                         verification_id=record.id,
-                        taxonomy=mapping.loaded.taxonomy.name,
-                        taxonomy_version=mapping.loaded.taxonomy.version,
+                        taxonomy=taxonomy.name,
+                        taxonomy_version=taxonomy.version,
                         **claim,
                     )
-                    for claim in claims
+                    for claim in assessment.claims
                 ],
             )
-        if profile is not None:
-            outcome = score(
-                profile,
-                all_evidence,
-                now=now,
-                credentials=_tally(results),
-                versions={"mapping": MAPPING_VERSION, "verifier": VERIFIER_VERSION},
-            )
-            explanation = outcome.explanation()
+        if profile is not None and outcome is not None:
+            results = [(a.raw, a.result) for a in computed.assessments]
             match = MatchResult(
                 tenant_id=tenant_id,
                 application_id=inputs.application.id,
                 profile_version_id=await _version_id(session, tenant_id, profile),
                 score=outcome.score,
                 band=outcome.band.value,
-                explanation=explanation,
+                explanation=outcome.explanation(),
                 versions=dict(outcome.versions),
                 inputs_hash=_inputs_hash(results, profile),
                 computed_at=now,
@@ -291,7 +379,7 @@ async def _write(
         application_id=inputs.application.id,
         match_id=match_id,
         outcome=outcome,
-        results=tuple((raw.id, result) for raw, result in results),
+        results=tuple((a.raw.id, a.result) for a in computed.assessments),
         enqueued=enqueued,
     )
 

@@ -32,6 +32,9 @@ TIER_BONUS: Mapping[str, float] = {
 }
 # A verified credential is already good evidence; assessment, issuer, workload and level add to it.
 BASE_STRENGTH = 0.8
+# The longest reason a summary (a note in the employer's ATS) gives for a rejected credential.
+REASON_CHARS = 120
+ELLIPSIS = "\u2026"
 
 
 class Band(StrEnum):
@@ -271,7 +274,12 @@ def _summary(
     lines = [f"Skillproof match for {profile.name}: {value}/100 ({band.value.replace('_', ' ')})."]
     lines.append(f"{credentials.verified} of {total} credentials verified.")
     if credentials.rejected:
-        lines.append(f"{credentials.rejected} not accepted: " + "; ".join(credentials.reasons[:3]))
+        reasons = "; ".join(clip(r, REASON_CHARS).rstrip(".") for r in credentials.reasons[:3])
+        # A clipped last reason already ends the sentence with its ellipsis.
+        end = "" if reasons.endswith(ELLIPSIS) else "."
+        lines.append(
+            f"{credentials.rejected} not accepted" + (f": {reasons}{end}" if reasons else ".")
+        )
     if credentials.indeterminate:
         lines.append(f"{credentials.indeterminate} could not be fully checked.")
     if top_skills:
@@ -280,3 +288,17 @@ def _summary(
         lines.append("No verified evidence yet for: " + ", ".join(gaps) + ".")
     lines.append("This score informs a human reviewer; it is not a decision.")
     return " ".join(lines)
+
+
+def clip(text: str, limit: int) -> str:
+    """`text` on one line, at most `limit` characters, cut at a word boundary and marked with "…".
+
+    A word longer than the whole limit is cut inside it rather than dropped.
+    """
+    flat = " ".join(text.split())
+    if len(flat) <= limit:
+        return flat
+    room = flat[: limit - len(ELLIPSIS) + 1]
+    cut = room.rfind(" ")
+    kept = room[:cut] if cut > 0 else room[:-1]
+    return kept.rstrip(" .,;:") + ELLIPSIS

@@ -137,3 +137,21 @@ def test_weaker_evidence_weighs_less() -> None:
     strong = evidence("sql", "a")
     weak = evidence("sql", "a", issuer_tier="unknown", assessed=None, mapping_confidence=0.6)
     assert weak.strength() < strong.strength() <= 1.0
+
+
+def test_the_summary_ends_each_sentence_and_clips_long_reasons_at_a_word() -> None:
+    long_reason = "proof: " + "the signature does not match the document " * 6
+    tally = CredentialTally(
+        verified=1,
+        rejected=2,
+        indeterminate=0,
+        reasons=("expired: validUntil passed.", long_reason),
+    )
+    outcome = score(PROFILE, [evidence("sql", "c1")], now=NOW, credentials=tally)
+    assert outcome.summary == (
+        "Skillproof match for Data Analyst: 43/100 (partial). 1 of 3 credentials verified."
+        " 2 not accepted: expired: validUntil passed; proof: the signature does not match the"
+        " document the signature does not match the document the signature does not"
+        " match… Evidenced skills: SQL. No verified evidence yet for: Data visualisation."
+        " This score informs a human reviewer; it is not a decision."
+    ), outcome.summary
