@@ -14,6 +14,7 @@ import importlib.util
 import json
 import os
 import tempfile
+import threading
 from collections.abc import Collection, Sequence
 from pathlib import Path
 
@@ -225,7 +226,10 @@ class SemanticIndex:
         self.centroids: Vectors = (
             centroids if centroids is not None else _centroids(self.label_vectors, offsets)
         )
+        # Query vectors remembered for reuse. Evaluations map in worker threads while requests
+        # search on the event loop's thread, so the dictionary is only touched under the lock.
         self._queries: dict[str, Vectors] = {}
+        self._queries_lock = threading.Lock()
         # Large taxonomies shortlist in a 128-dimensional projection (the top right-singular
         # vectors of the centroids), then rank the shortlist exactly: a third of the memory
         # traffic of a full scan, which is what a query's time goes on.
@@ -293,21 +297,25 @@ class SemanticIndex:
 
     def embed(self, text: str) -> Vectors:
         """The query's vector (remembered for the last few thousand queries)."""
-        found = self._queries.get(text)
+        with self._queries_lock:
+            found = self._queries.get(text)
         if found is None:
-            found = self.encoder.encode([text])[0]
-            if len(self._queries) >= _QUERY_CACHE:
-                self._queries.pop(next(iter(self._queries)))
-            self._queries[text] = found
+            found = self.encoder.encode([text])[0]  # outside the lock: threads embed at once
+            with self._queries_lock:
+                while len(self._queries) >= _QUERY_CACHE:
+                    del self._queries[next(iter(self._queries))]
+                self._queries[text] = found
         return found
 
     def prime(self, texts: Sequence[str]) -> None:
         """Embed many queries in one batch (much faster per query than one at a time)."""
-        missing = [t for t in dict.fromkeys(texts) if t not in self._queries]
+        with self._queries_lock:
+            missing = [t for t in dict.fromkeys(texts) if t not in self._queries]
         for start in range(0, len(missing), _QUERY_CACHE):
             chunk = missing[start : start + _QUERY_CACHE]
-            for text, vector in zip(chunk, self.encoder.encode(chunk), strict=True):
-                self._queries[text] = vector
+            vectors = self.encoder.encode(chunk)
+            with self._queries_lock:
+                self._queries.update(zip(chunk, vectors, strict=True))
 
     def nearest(self, vector: Vectors, count: int) -> list[str]:
         """Concept ids whose centroid is nearest the vector, best first."""

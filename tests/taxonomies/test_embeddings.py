@@ -207,3 +207,31 @@ def test_bfloat16_label_cosines_match_float32_and_the_cache_round_trips(tmp_path
     assert np.allclose(found, exact, atol=2e-3), "bfloat16 must keep cosines to about 1e-3"
     assert index.similarity(query, ["c4", "missing", "c0"]).keys() == {"c4", "c0"}
     assert index.nearest(query, 1) == ["c3"], "label 12 is one of concept c3's labels"
+
+
+def test_query_vectors_are_remembered_safely_from_many_threads(
+    encoder: TextEncoder, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Evaluations map in worker threads while requests search on the event loop's thread."""
+    import sys
+    from concurrent.futures import ThreadPoolExecutor
+
+    monkeypatch.setattr(embeddings, "_QUERY_CACHE", 3)  # evictions on almost every call
+    index = SemanticIndex.build(_taxonomy(TINY), encoder, cache_dir=None)
+    texts = [f"skill number {n}" for n in range(12)]
+    expected = dict(zip(texts, encoder.encode(texts), strict=True))
+    switch = sys.getswitchinterval()
+    sys.setswitchinterval(1e-6)  # threads swap between almost every bytecode
+    try:
+
+        def work(offset: int) -> list[tuple[str, npt.NDArray[np.float32]]]:
+            order = texts[offset:] + texts[:offset]
+            return [(text, index.embed(text)) for _ in range(15) for text in order]
+
+        with ThreadPoolExecutor(max_workers=6) as pool:
+            results = list(pool.map(work, range(6)))
+    finally:
+        sys.setswitchinterval(switch)
+    for text, vector in itertools.chain.from_iterable(results):
+        assert np.allclose(vector, expected[text], atol=1e-5), text
+    assert len(index._queries) <= 3
