@@ -2,17 +2,22 @@
 
 Delivery is at-least-once; the connector makes each effect idempotent (set fields, marked
 notes). A drainer that dies mid-push leaves its rows `inflight` until the lease runs out, and
-then any drainer picks them up again: nothing is lost, nothing is pushed twice in effect.
+then any drainer picks them up again: nothing is lost, nothing is pushed twice in effect. A
+drainer that stops early without dying (a database error, cancellation) hands the rows it
+claimed but never pushed straight back, their attempt uncounted.
 """
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import random
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
+
+from sqlalchemy.exc import DBAPIError, OperationalError
 
 from connectors.base import MatchUpdate, PushReceipt
 from connectors.errors import AuthError, ConnectorError, PermanentError, TransientError
@@ -107,36 +112,87 @@ async def drain(
             for m in claimed
         ]
     report.claimed = len(work)
-    for message_id, tenant_id, connection_id, payload, key, attempts, created_at in work:
-        async with unit_of_work(runtime.sessions) as session:
-            held = await repo.renew_lease(
-                session, message_id=message_id, owner=owner, now=clock(), lease=lease
-            )
-        if not held:
-            # The batch outlived our lease and another drainer has the row: pushing it too
-            # could race that drainer's push (two notes). Hands off.
-            report.lost_lease += 1
-            continue
-        with bind(tenant=tenant_id, connection=connection_id, outbox=message_id):
-            await _deliver(
-                runtime,
-                report,
-                owner=owner,
-                clock=clock,
-                message_id=message_id,
-                tenant_id=tenant_id,
-                connection_id=connection_id,
-                payload=payload,
-                key=key,
-                attempts=attempts,
-                created_at=created_at,
-            )
+    # Claimed, attempt counted, but not yet handed to the ATS: what an early stop gives back.
+    unsent = {item[0] for item in work}
+    in_hand: str | None = None
+    try:
+        for message_id, tenant_id, connection_id, payload, key, attempts, created_at in work:
+            in_hand = message_id
+            async with unit_of_work(runtime.sessions) as session:
+                held = await repo.renew_lease(
+                    session, message_id=message_id, owner=owner, now=clock(), lease=lease
+                )
+            if not held:
+                # The batch outlived our lease and another drainer has the row: pushing it too
+                # could race that drainer's push (two notes). Hands off.
+                unsent.discard(message_id)
+                report.lost_lease += 1
+                continue
+            with bind(tenant=tenant_id, connection=connection_id, outbox=message_id):
+                await _deliver(
+                    runtime,
+                    report,
+                    unsent,
+                    owner=owner,
+                    clock=clock,
+                    message_id=message_id,
+                    tenant_id=tenant_id,
+                    connection_id=connection_id,
+                    payload=payload,
+                    key=key,
+                    attempts=attempts,
+                    created_at=created_at,
+                )
+    except BaseException as exc:
+        # A message that may itself be what broke the batch keeps its lease, which spaces out
+        # its retries; handing it back would put it at the head of every next batch.
+        suspect = in_hand if not _environmental(exc) else None
+        await _hand_back(
+            runtime, owner=owner, clock=clock, message_ids=unsent - {suspect}, cause=exc
+        )
+        raise
     return report
+
+
+def _environmental(exc: BaseException) -> bool:
+    """The database or the process failed (locked, connection lost, cancelled), not a message."""
+    if isinstance(exc, DBAPIError) and exc.connection_invalidated:
+        return True
+    return isinstance(exc, OperationalError | asyncio.CancelledError)
+
+
+async def _hand_back(
+    runtime: Runtime, *, owner: str, clock: Clock, message_ids: set[str], cause: BaseException
+) -> None:
+    """Best effort: release `message_ids` at once; if the database still fails, leave the leases
+    to expire as after a crash, and say so once (the caller re-raises the cause with its trace)."""
+    if not message_ids:
+        return
+    try:
+        async with unit_of_work(runtime.sessions) as session:
+            released = await repo.release(
+                session, message_ids=sorted(message_ids), owner=owner, now=clock()
+            )
+    except Exception as exc:  # noqa: BLE001 - the original failure is the one to report
+        log.warning(
+            "drain stopped (%s); %d claimed messages could not be handed back (%s) and wait"
+            " for their lease to expire",
+            type(cause).__name__,
+            len(message_ids),
+            type(exc).__name__,
+        )
+        return
+    log.warning(
+        "drain stopped (%s); handed back %d claimed messages that were never pushed",
+        type(cause).__name__,
+        released,
+    )
 
 
 async def _deliver(
     runtime: Runtime,
     report: DrainReport,
+    unsent: set[str],
     *,
     owner: str,
     clock: Clock,
@@ -167,9 +223,11 @@ async def _deliver(
             error = PermanentError(str(exc))
         else:
             try:
-                receipt = await connector.push_match(
-                    update_from_payload(payload), idempotency_key=key
-                )
+                update = update_from_payload(payload)
+                # From here the ATS may act on it: never hand it back, only settle or let the
+                # lease run out (the retry then finds the marked effect, not a second one).
+                unsent.discard(message_id)
+                receipt = await connector.push_match(update, idempotency_key=key)
             except ConnectorError as exc:
                 error = exc
             finally:
@@ -179,6 +237,7 @@ async def _deliver(
         message = await repo.get_for_owner(session, message_id=message_id, owner=owner)
         if message is None:
             # Our lease ran out and another drainer owns the row now: its attempt decides.
+            unsent.discard(message_id)
             report.lost_lease += 1
             return
         outcome = _settle(
@@ -223,6 +282,7 @@ async def _deliver(
             details={"outcome": outcome, "attempt": attempts},
             at=finished,
         )
+    unsent.discard(message_id)
     log.info("push %s: %s (attempt %d)", message_id, outcome, attempts)
 
 

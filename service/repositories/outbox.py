@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
-from sqlalchemy import or_
+from sqlalchemy import case, or_
 from sqlmodel import col, select, update
 from sqlmodel.ext.asyncio.session import AsyncSession
 
@@ -135,6 +135,32 @@ async def renew_lease(
     session.add(message)
     await session.flush()
     return True
+
+
+async def release(
+    session: AsyncSession, *, message_ids: list[str], owner: str, now: datetime
+) -> int:
+    """Hand back messages `owner` claimed but never pushed: claimable at once, attempt uncounted.
+
+    Only rows `owner` still leases; one another drainer took over is its business. Returns how
+    many were released.
+    """
+    result = await session.exec(
+        update(OutboxMessage)
+        .where(
+            col(OutboxMessage.id).in_(message_ids),
+            col(OutboxMessage.lease_owner) == owner,
+            col(OutboxMessage.status) == "inflight",
+        )
+        .values(
+            status=case((col(OutboxMessage.attempts) > 1, "retry"), else_="pending"),
+            attempts=col(OutboxMessage.attempts) - 1,
+            lease_owner=None,
+            lease_until=None,
+            updated_at=now,
+        )
+    )
+    return result.rowcount
 
 
 async def add_attempt(session: AsyncSession, attempt: DeliveryAttempt) -> None:
