@@ -116,7 +116,10 @@ class Issuer:
         self.signed.append(signed)
         return signed
 
-    def status_list(self, revoked: list[int], *, url: str = STATUS_URL) -> dict[str, Any]:
+    def status_list(
+        self, revoked: list[int], *, url: str = STATUS_URL, **options: Any
+    ) -> dict[str, Any]:
+        """The issuer's signed status list; `options` go to make_status_list_credential."""
         return make_status_list_credential(
             url=url,
             issuer=self.did,
@@ -125,6 +128,7 @@ class Issuer:
             revoked_indexes=revoked,
             created=NOW - timedelta(days=1),
             loader=self.contexts,
+            **options,
         )
 
 

@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 
 from service.fetch import GuardedFetcher
-from service.verify import Verifier
+from service.verify import CheckId, Outcome, VerificationResult, Verifier
 from service.verify.contexts import ContextStore, sync_from_mirror
 from service.verify.dids import did_web_url
 from tests.fakes.network import FakeNetwork, StaticSite
@@ -107,6 +107,28 @@ async def web() -> AsyncIterator[FakeWeb]:
 @pytest.fixture
 def verifier(vendored_contexts: ContextStore, web: FakeWeb) -> Verifier:
     return Verifier(contexts=vendored_contexts, fetcher=web.fetcher)
+
+
+def make_verifier(
+    contexts: ContextStore, fetcher: GuardedFetcher, clock: MonotonicClock, **options: Any
+) -> Verifier:
+    """A verifier whose caches and back-off follow `clock` (options as for Verifier)."""
+    return Verifier(contexts=contexts, fetcher=fetcher, clock=clock, **options)
+
+
+@pytest.fixture
+def clocked_verifier(
+    vendored_contexts: ContextStore, web: FakeWeb, clock: MonotonicClock
+) -> Verifier:
+    """A verifier on the fake web with the default settings, its caches aged by `clock`."""
+    return make_verifier(vendored_contexts, web.fetcher, clock)
+
+
+def check_result(result: VerificationResult, check_id: CheckId) -> tuple[Outcome, str]:
+    """The outcome and detail of one check of `result` (which must have run it)."""
+    check = result.check(check_id)
+    assert check is not None, f"no {check_id} check in {result.checks}"
+    return check.outcome, check.detail
 
 
 def controller_document(controller: str, multikeys: Iterable[str]) -> dict[str, Any]:

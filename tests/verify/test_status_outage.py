@@ -15,18 +15,13 @@ from typing import Any
 
 import pytest
 
-from service.fetch import GuardedFetcher
 from service.verify import CheckId, Outcome, Verdict, VerificationResult, Verifier
 from service.verify.contexts import ContextStore
-from service.verify.issuing import (
-    encode_status_list,
-    make_status_list_credential,
-    status_entry,
-)
+from service.verify.issuing import encode_status_list, status_entry
 from service.verify.kept import KeptCopies, KeptCopy
 from tests.fakes.network import StaticSite, serve_https
 from tests.verify.builders import STATUS_URL, Issuer
-from tests.verify.conftest import NOW, FakeWeb, MonotonicClock
+from tests.verify.conftest import NOW, FakeWeb, MonotonicClock, check_result, make_verifier
 
 pytestmark = pytest.mark.vendor_data
 
@@ -46,28 +41,30 @@ async def site(web: FakeWeb) -> StaticSite:
     return await web.host(STATUS_HOST)
 
 
-def make_verifier(
-    contexts: ContextStore, fetcher: GuardedFetcher, clock: MonotonicClock, **options: Any
-) -> Verifier:
-    return Verifier(contexts=contexts, fetcher=fetcher, clock=clock, **options)
+@pytest.fixture
+def credential(issuer: Issuer) -> dict[str, Any]:
+    """A credential of `issuer` whose status is entry 7 of the list at STATUS_URL."""
+    return issuer.sign(issuer.ob3(status_index=7))
 
 
 def publish_list(
-    site: StaticSite, issuer: Issuer, revoked: list[int], headers: dict[str, str] | None = None
+    site: StaticSite,
+    issuer: Issuer,
+    revoked: list[int],
+    headers: dict[str, str] | None = None,
+    **options: Any,
 ) -> None:
-    site.add(LIST_PATH, json.dumps(issuer.status_list(revoked=revoked)).encode(), headers=headers)
+    """Serve the issuer's signed list (`options` as for Issuer.status_list) at LIST_PATH."""
+    signed_list = issuer.status_list(revoked=revoked, **options)
+    site.add(LIST_PATH, json.dumps(signed_list).encode(), headers=headers)
 
 
 def status_detail(result: VerificationResult) -> str:
-    check = result.check(CheckId.STATUS)
-    assert check is not None, f"no status check in {result.checks}"
-    return check.detail
+    return check_result(result, CheckId.STATUS)[1]
 
 
 def status_outcome(result: VerificationResult) -> Outcome:
-    check = result.check(CheckId.STATUS)
-    assert check is not None, f"no status check in {result.checks}"
-    return check.outcome
+    return check_result(result, CheckId.STATUS)[0]
 
 
 async def verify_then_wait(
@@ -85,20 +82,18 @@ async def verify_then_wait(
 
 @pytest.mark.parametrize("status", [503, 500, 429])
 async def test_server_error_after_freshness_uses_the_verified_copy(
-    vendored_contexts: ContextStore,
-    web: FakeWeb,
     site: StaticSite,
     issuer: Issuer,
+    credential: dict[str, Any],
+    clocked_verifier: Verifier,
     clock: MonotonicClock,
     status: int,
 ) -> None:
     publish_list(site, issuer, revoked=[])
-    credential = issuer.sign(issuer.ob3(status_index=7))
-    verifier = make_verifier(vendored_contexts, web.fetcher, clock)
-    before = await verify_then_wait(verifier, credential, clock, after=FRESH + 5 * 60)
+    before = await verify_then_wait(clocked_verifier, credential, clock, after=FRESH + 5 * 60)
     site.status(LIST_PATH, status)
 
-    during = await verifier.verify(credential, now=NOW)
+    during = await clocked_verifier.verify(credential, now=NOW)
 
     assert before.verdict is Verdict.VERIFIED, before.checks
     assert site.paths == [LIST_PATH, LIST_PATH], "the expired list must be fetched again"
@@ -116,19 +111,21 @@ async def test_server_error_after_freshness_uses_the_verified_copy(
 
 
 async def test_connection_refused_uses_the_verified_copy(
-    vendored_contexts: ContextStore, web: FakeWeb, issuer: Issuer, clock: MonotonicClock
+    web: FakeWeb,
+    issuer: Issuer,
+    credential: dict[str, Any],
+    clocked_verifier: Verifier,
+    clock: MonotonicClock,
 ) -> None:
     site = StaticSite()
     publish_list(site, issuer, revoked=[])
-    credential = issuer.sign(issuer.ob3(status_index=7))
-    verifier = make_verifier(vendored_contexts, web.fetcher, clock)
     tls = web.network.ca.server_context([STATUS_HOST])
     async with serve_https(site.app(), tls) as port:
         web.network.resolver.add(STATUS_HOST, port)
-        await verify_then_wait(verifier, credential, clock, after=3 * 3600)
+        await verify_then_wait(clocked_verifier, credential, clock, after=3 * 3600)
     # The server is gone: its port now refuses connections.
 
-    during = await verifier.verify(credential, now=NOW)
+    during = await clocked_verifier.verify(credential, now=NOW)
 
     assert during.verdict is Verdict.VERIFIED, during.checks
     detail = status_detail(during)
@@ -141,10 +138,10 @@ async def test_timeout_uses_the_verified_copy(
     web: FakeWeb,
     site: StaticSite,
     issuer: Issuer,
+    credential: dict[str, Any],
     clock: MonotonicClock,
 ) -> None:
     publish_list(site, issuer, revoked=[])
-    credential = issuer.sign(issuer.ob3(status_index=7))
     policy = web.network.loopback_policy(total_timeout=0.5, read_timeout=0.3)
     async with web.network.fetcher(policy) as fetcher:
         verifier = make_verifier(vendored_contexts, fetcher, clock)
@@ -163,21 +160,19 @@ async def test_timeout_uses_the_verified_copy(
 
 
 async def test_copy_older_than_the_bound_is_not_used(
-    vendored_contexts: ContextStore,
-    web: FakeWeb,
     site: StaticSite,
     issuer: Issuer,
+    credential: dict[str, Any],
+    clocked_verifier: Verifier,  # default bound: 24 h
     clock: MonotonicClock,
 ) -> None:
     publish_list(site, issuer, revoked=[])
-    credential = issuer.sign(issuer.ob3(status_index=7))
-    verifier = make_verifier(vendored_contexts, web.fetcher, clock)  # default bound: 24 h
-    await verify_then_wait(verifier, credential, clock, after=DAY - 60)
+    await verify_then_wait(clocked_verifier, credential, clock, after=DAY - 60)
     site.status(LIST_PATH, 503)
 
-    just_inside = await verifier.verify(credential, now=NOW)
+    just_inside = await clocked_verifier.verify(credential, now=NOW)
     clock.advance(61)
-    beyond = await verifier.verify(credential, now=NOW)
+    beyond = await clocked_verifier.verify(credential, now=NOW)
 
     assert just_inside.verdict is Verdict.VERIFIED, just_inside.checks
     assert beyond.verdict is Verdict.INDETERMINATE, (
@@ -190,32 +185,20 @@ async def test_copy_older_than_the_bound_is_not_used(
 
 
 async def test_expired_list_credential_is_not_used_as_a_stand_in(
-    vendored_contexts: ContextStore,
-    web: FakeWeb,
     site: StaticSite,
     issuer: Issuer,
+    credential: dict[str, Any],
+    clocked_verifier: Verifier,
     clock: MonotonicClock,
 ) -> None:
     """The copy's own validUntil still applies, even within the stale bound."""
-    short_lived = make_status_list_credential(
-        url=STATUS_URL,
-        issuer=issuer.did,
-        private_key=issuer.key,
-        verification_method=issuer.method,
-        revoked_indexes=[],
-        created=NOW - timedelta(days=1),
-        loader=vendored_contexts,
-        valid_until=NOW + timedelta(hours=1),
-    )
-    site.add(LIST_PATH, json.dumps(short_lived).encode())
-    credential = issuer.sign(issuer.ob3(status_index=7))
-    verifier = make_verifier(vendored_contexts, web.fetcher, clock)
-    await verify_then_wait(verifier, credential, clock, after=FRESH + 1)
+    publish_list(site, issuer, revoked=[], valid_until=NOW + timedelta(hours=1))
+    await verify_then_wait(clocked_verifier, credential, clock, after=FRESH + 1)
     site.status(LIST_PATH, 503)
 
-    within = await verifier.verify(credential, now=NOW + timedelta(minutes=30))
+    within = await clocked_verifier.verify(credential, now=NOW + timedelta(minutes=30))
     clock.advance(2 * 3600)
-    after_expiry = await verifier.verify(credential, now=NOW + timedelta(hours=2))
+    after_expiry = await clocked_verifier.verify(credential, now=NOW + timedelta(hours=2))
 
     assert within.verdict is Verdict.VERIFIED, within.checks
     assert after_expiry.verdict is Verdict.INDETERMINATE, after_expiry.checks
@@ -241,20 +224,18 @@ def _tampered_list(issuer: Issuer) -> bytes:
     ],
 )
 async def test_answers_that_are_not_outages_are_never_served_from_the_copy(
-    vendored_contexts: ContextStore,
-    web: FakeWeb,
     site: StaticSite,
     issuer: Issuer,
+    credential: dict[str, Any],
+    clocked_verifier: Verifier,
     clock: MonotonicClock,
     answer: str,
     expected: str,
 ) -> None:
     publish_list(site, issuer, revoked=[])
-    credential = issuer.sign(issuer.ob3(status_index=7))
-    verifier = make_verifier(vendored_contexts, web.fetcher, clock)
-    await verify_then_wait(verifier, credential, clock, after=FRESH + 1)
+    await verify_then_wait(clocked_verifier, credential, clock, after=FRESH + 1)
     site.status(LIST_PATH, 503)
-    outage = await verifier.verify(credential, now=NOW)
+    outage = await clocked_verifier.verify(credential, now=NOW)
     clock.advance(FRESH + 1)
     if answer in ("404", "410"):
         site.status(LIST_PATH, int(answer))
@@ -263,10 +244,10 @@ async def test_answers_that_are_not_outages_are_never_served_from_the_copy(
     else:
         site.add(LIST_PATH, b"<html>maintenance</html>", "text/html")
 
-    answered = await verifier.verify(credential, now=NOW)
+    answered = await clocked_verifier.verify(credential, now=NOW)
     site.status(LIST_PATH, 503)
     clock.advance(FRESH + 1)
-    outage_again = await verifier.verify(credential, now=NOW)
+    outage_again = await clocked_verifier.verify(credential, now=NOW)
 
     assert outage.verdict is Verdict.VERIFIED, f"the 503 before is an outage: {outage.checks}"
     assert answered.verdict is Verdict.INDETERMINATE, (
@@ -285,32 +266,20 @@ async def test_answers_that_are_not_outages_are_never_served_from_the_copy(
 
 @pytest.mark.parametrize("purpose", ["revocation", "suspension"])
 async def test_stale_copy_with_the_bit_set_still_revokes(
-    vendored_contexts: ContextStore,
-    web: FakeWeb,
     site: StaticSite,
     issuer: Issuer,
+    clocked_verifier: Verifier,
     clock: MonotonicClock,
     purpose: str,
 ) -> None:
-    signed_list = make_status_list_credential(
-        url=STATUS_URL,
-        issuer=issuer.did,
-        private_key=issuer.key,
-        verification_method=issuer.method,
-        revoked_indexes=[7],
-        created=NOW - timedelta(days=1),
-        loader=vendored_contexts,
-        purpose=purpose,
-    )
-    site.add(LIST_PATH, json.dumps(signed_list).encode())
+    publish_list(site, issuer, revoked=[7], purpose=purpose)
     unsigned = issuer.ob3()
     unsigned["credentialStatus"] = status_entry(STATUS_URL, 7, purpose=purpose)
     credential = issuer.sign(unsigned)
-    verifier = make_verifier(vendored_contexts, web.fetcher, clock)
-    before = await verify_then_wait(verifier, credential, clock, after=FRESH + 1)
+    before = await verify_then_wait(clocked_verifier, credential, clock, after=FRESH + 1)
     site.status(LIST_PATH, 502)
 
-    during = await verifier.verify(credential, now=NOW)
+    during = await clocked_verifier.verify(credential, now=NOW)
 
     verb = "revoked" if purpose == "revocation" else "suspended"
     assert before.verdict is Verdict.REJECTED, before.checks
@@ -331,11 +300,12 @@ async def test_zero_disables_stale_if_error(
     web: FakeWeb,
     site: StaticSite,
     issuer: Issuer,
+    credential: dict[str, Any],
+    clocked_verifier: Verifier,
     clock: MonotonicClock,
 ) -> None:
     publish_list(site, issuer, revoked=[])
-    credential = issuer.sign(issuer.ob3(status_index=7))
-    enabled = make_verifier(vendored_contexts, web.fetcher, clock)
+    enabled = clocked_verifier
     disabled = make_verifier(vendored_contexts, web.fetcher, clock, status_stale_if_error=0)
     for verifier in (enabled, disabled):
         assert (await verifier.verify(credential, now=NOW)).verdict is Verdict.VERIFIED
@@ -364,22 +334,20 @@ async def test_zero_disables_stale_if_error(
     ],
 )
 async def test_the_issuers_cache_control_is_honoured(
-    vendored_contexts: ContextStore,
-    web: FakeWeb,
     site: StaticSite,
     issuer: Issuer,
+    credential: dict[str, Any],
+    clocked_verifier: Verifier,
     clock: MonotonicClock,
     cache_control: str,
     after: float,
     used: bool,
 ) -> None:
     publish_list(site, issuer, revoked=[], headers={"Cache-Control": cache_control})
-    credential = issuer.sign(issuer.ob3(status_index=7))
-    verifier = make_verifier(vendored_contexts, web.fetcher, clock)
-    await verify_then_wait(verifier, credential, clock, after=after)
+    await verify_then_wait(clocked_verifier, credential, clock, after=after)
     site.status(LIST_PATH, 503)
 
-    during = await verifier.verify(credential, now=NOW)
+    during = await clocked_verifier.verify(credential, now=NOW)
 
     expected = Verdict.VERIFIED if used else Verdict.INDETERMINATE
     assert during.verdict is expected, f"Cache-Control: {cache_control}: {during.checks}"
