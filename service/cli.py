@@ -5,7 +5,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import importlib
-import logging
 import signal
 import socket
 import sys
@@ -16,7 +15,13 @@ from pydantic import ValidationError
 from sqlalchemy.exc import SQLAlchemyError
 
 from service import logs
-from service.db import MIGRATIONS, DatabaseUnavailable, SchemaOutdated
+from service.db import (
+    MIGRATIONS,
+    DatabaseUnavailable,
+    SchemaOutdated,
+    is_missing_table,
+    quiet_alembic,
+)
 from service.settings import Settings
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
@@ -27,8 +32,7 @@ COMMAND_MODULES = ("verify", "contexts", "map", "taxonomy", "tenants", "connecti
 
 def migrate(database_url: str) -> None:
     """alembic upgrade head; the schema only ever changes through migrations."""
-    # Alembic announces each plugin it loads; the upgrades it runs are what an operator reads.
-    logging.getLogger("alembic.runtime.plugins").setLevel(logging.WARNING)
+    quiet_alembic()  # the upgrades it runs are what an operator reads
     from alembic import command
     from alembic.config import Config
 
@@ -85,17 +89,6 @@ def _demo(args: argparse.Namespace, settings: Settings) -> int:
     from service import demo
 
     return demo.main(args, settings)
-
-
-def _missing_table(exc: BaseException) -> bool:
-    """The error of a statement naming a table an unmigrated database does not have yet."""
-    cause = getattr(exc, "orig", None) or exc
-    message = str(cause)
-    return (
-        "no such table" in message  # SQLite
-        or type(cause).__name__ in {"UndefinedTableError", "UndefinedTable"}  # asyncpg, psycopg
-        or ('relation "' in message and "does not exist" in message)
-    )
 
 
 def _safe_url(url: str) -> str:
@@ -172,7 +165,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except (SQLAlchemyError, DatabaseUnavailable, ConnectionError, socket.gaierror) as exc:
         # The database is down, missing, unwritable or not a database: one line says which.
         reason = str(getattr(exc, "orig", None) or exc).strip().splitlines()
-        if _missing_table(exc):
+        if is_missing_table(exc):
             print(f"skillproof: {SchemaOutdated(None, '')}", file=sys.stderr)
             return 1
         print(

@@ -52,11 +52,41 @@ class SchemaOutdated(Exception):
         self.expected = expected
 
 
+def quiet_alembic() -> None:
+    """Alembic announces each plugin it loads: noise on a command's stderr and in the logs."""
+    logging.getLogger("alembic.runtime.plugins").setLevel(logging.WARNING)
+
+
+# PostgreSQL's SQLSTATE for undefined_table (asyncpg's UndefinedTableError, psycopg's alike).
+_UNDEFINED_TABLE = "42P01"
+
+
+def is_missing_table(exc: BaseException) -> bool:
+    """The driver said a table does not exist: SQLite's "no such table", PostgreSQL's 42P01.
+
+    Recognised from the error itself, so a healthy request pays for no schema check. SQLAlchemy
+    keeps the driver's error as `orig`; asyncpg's own error is the cause of the adapted one.
+    """
+    seen: set[int] = set()
+    current: BaseException | None = exc
+    while current is not None and id(current) not in seen:
+        seen.add(id(current))
+        if isinstance(current, sqlite3.OperationalError) and str(current).startswith(
+            "no such table"
+        ):
+            return True
+        codes = (getattr(current, "sqlstate", None), getattr(current, "pgcode", None))
+        if _UNDEFINED_TABLE in codes:
+            return True
+        orig = getattr(current, "orig", None)
+        current = orig if isinstance(orig, BaseException) else current.__cause__
+    return False
+
+
 @functools.cache
 def schema_head() -> str:
     """The newest migration's revision, read once from the migration scripts."""
-    # Alembic announces each plugin it loads: noise on a command's stderr.
-    logging.getLogger("alembic.runtime.plugins").setLevel(logging.WARNING)
+    quiet_alembic()
     from alembic.script import ScriptDirectory
 
     head = ScriptDirectory(str(MIGRATIONS)).get_current_head()

@@ -15,7 +15,8 @@ from __future__ import annotations
 import asyncio
 import re
 import time
-from collections.abc import Awaitable, Callable, Hashable, Mapping
+from collections.abc import AsyncIterator, Awaitable, Callable, Hashable, Mapping
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Generic, TypeVar
@@ -144,6 +145,28 @@ class KeptCopies(Generic[K, V]):
         return len(self._copies) < self._max_entries and self._bytes + copy.size <= self._max_bytes
 
 
+class KeyedLocks(Generic[K]):
+    """One lock per key, held only while someone uses it: concurrent checks of one document wait
+    for a single fetch (after it the copy is fresh or the URL backed off, so an outage costs one
+    fetch timeout), and no lock outlives its use, whatever the outcome."""
+
+    def __init__(self) -> None:
+        self._locks: dict[K, asyncio.Lock] = {}
+
+    def __len__(self) -> int:
+        return len(self._locks)
+
+    @asynccontextmanager
+    async def hold(self, key: K) -> AsyncIterator[None]:
+        lock = self._locks.setdefault(key, asyncio.Lock())
+        try:
+            async with lock:
+                yield
+        finally:
+            if not lock.locked():
+                self._locks.pop(key, None)
+
+
 @dataclass(frozen=True, kw_only=True, slots=True)
 class Retrieved(Generic[V]):
     """A parsed document as fetched now, as a fresh copy, or as a kept copy standing in."""
@@ -176,7 +199,7 @@ class KeptDocuments(Generic[K, V]):
         self._stale_if_error = max(0.0, stale_if_error)
         self._clock = clock
         self._copies: KeptCopies[K, V] = KeptCopies(max_entries=max_entries, max_bytes=max_bytes)
-        self._locks: dict[K, asyncio.Lock] = {}
+        self._locks: KeyedLocks[K] = KeyedLocks()
 
     async def get(
         self,
@@ -191,15 +214,8 @@ class KeptDocuments(Generic[K, V]):
 
         `now` is the verification's time, shown when the copy later stands in.
         """
-        lock = self._locks.setdefault(key, asyncio.Lock())
-        try:
-            async with lock:
-                # Concurrent checks wait for one fetch: after it the copy is fresh or, when it
-                # failed, the URL is backed off, so one outage costs one fetch timeout.
-                return await self._retrieve(key, fetch, parse, what, now)
-        finally:
-            if not lock.locked():
-                self._locks.pop(key, None)
+        async with self._locks.hold(key):
+            return await self._retrieve(key, fetch, parse, what, now)
 
     async def _retrieve(
         self,

@@ -15,7 +15,6 @@ credential.
 
 from __future__ import annotations
 
-import asyncio
 import base64
 import binascii
 import time
@@ -32,6 +31,7 @@ from service.verify.kept import (
     DEFAULT_STALE_IF_ERROR,
     KeptCopies,
     KeptCopy,
+    KeyedLocks,
     duration,
     fresh_seconds,
     moment,
@@ -164,7 +164,7 @@ class StatusChecker:
         self._copies: KeptCopies[tuple[str, str], StatusList] = KeptCopies(
             max_entries=MAX_KEPT_LISTS, max_bytes=MAX_KEPT_BYTES
         )
-        self._locks: dict[tuple[str, str], asyncio.Lock] = {}
+        self._locks: KeyedLocks[tuple[str, str]] = KeyedLocks()
 
     async def check(
         self,
@@ -285,8 +285,7 @@ class StatusChecker:
     ) -> tuple[StatusList, str]:
         """The verified list, and how a stale copy came to answer for it ("" when fresh)."""
         key = (url, entry_type)
-        lock = self._locks.setdefault(key, asyncio.Lock())
-        async with lock:
+        async with self._locks.hold(key):
             kept = self._copies.get(key)
             if kept is not None and kept.is_fresh(self._clock()):
                 status_list, stand_in = kept.value, ""
@@ -298,9 +297,6 @@ class StatusChecker:
                 else:
                     self._copies.put(key, loaded, clock=self._clock())
                     status_list, stand_in = loaded.value, ""
-        if not lock.locked():
-            # The lock only serialises concurrent loads of one list; do not keep one per URL.
-            self._locks.pop(key, None)
         if purpose not in status_list.purposes:
             raise StatusError(
                 f"the list {url} is for {', '.join(status_list.purposes) or 'no purpose'},"

@@ -4,7 +4,6 @@ for a browser."""
 from __future__ import annotations
 
 import logging
-import sqlite3
 import time
 import uuid
 from typing import Any
@@ -12,6 +11,7 @@ from typing import Any
 from aiohttp import web
 from aiohttp.typedefs import Handler
 
+from service.db import is_missing_table
 from service.errors import BadRequest, ServiceError, ServiceUnavailable
 from service.logs import bind
 from service.web.keys import METRICS, TEMPLATES
@@ -25,8 +25,6 @@ MACHINE_PREFIXES = ("/api/", "/healthz", "/metrics", "/static/", "/sandbox-ats/"
 
 # The same advice /healthz gives (service/web/ops.py), for a request that ran into the gap.
 SCHEMA_NOT_MIGRATED = "the database schema is missing or out of date: run skillproof migrate"
-# PostgreSQL's SQLSTATE for undefined_table (asyncpg's UndefinedTableError, psycopg's alike).
-_UNDEFINED_TABLE = "42P01"
 
 
 def problem(status: int, title: str, detail: str, **extra: Any) -> web.Response:
@@ -60,7 +58,7 @@ async def request_context(request: web.Request, handler: Handler) -> web.StreamR
         except ServiceError as exc:
             response = _error(request, exc.status, exc.title, exc.detail, request_id)
         except Exception as exc:
-            if _is_missing_table(exc):
+            if is_missing_table(exc):
                 # Not a bug to page anyone about: `serve` ran before `migrate`. No traceback.
                 log.error("a table is missing: %s", SCHEMA_NOT_MIGRATED)
                 unavailable = ServiceUnavailable(SCHEMA_NOT_MIGRATED)
@@ -96,28 +94,6 @@ def _http_detail(exc: web.HTTPException) -> str:
     if exc.status == 405:
         return "method not allowed on this resource"
     return exc.text or exc.reason
-
-
-def _is_missing_table(exc: BaseException) -> bool:
-    """The driver said a table does not exist: SQLite's "no such table", PostgreSQL's 42P01.
-
-    Recognised from the error itself, so a healthy request pays for no schema check. SQLAlchemy
-    keeps the driver's error as `orig`; asyncpg's own error is the cause of the adapted one.
-    """
-    seen: set[int] = set()
-    current: BaseException | None = exc
-    while current is not None and id(current) not in seen:
-        seen.add(id(current))
-        if isinstance(current, sqlite3.OperationalError) and str(current).startswith(
-            "no such table"
-        ):
-            return True
-        codes = (getattr(current, "sqlstate", None), getattr(current, "pgcode", None))
-        if _UNDEFINED_TABLE in codes:
-            return True
-        orig = getattr(current, "orig", None)
-        current = orig if isinstance(orig, BaseException) else current.__cause__
-    return False
 
 
 def _is_page(request: web.Request) -> bool:

@@ -18,7 +18,7 @@ import pytest
 from service.verify import CheckId, Outcome, Verdict, VerificationResult, Verifier
 from service.verify.contexts import ContextStore
 from service.verify.issuing import encode_status_list, status_entry
-from service.verify.kept import KeptCopies, KeptCopy
+from service.verify.kept import KeptCopies, KeptCopy, KeyedLocks
 from tests.fakes.network import StaticSite, serve_https
 from tests.verify.builders import STATUS_URL, Issuer
 from tests.verify.conftest import NOW, FakeWeb, MonotonicClock, check_result, make_verifier
@@ -389,3 +389,14 @@ def test_dead_copies_are_evicted_before_live_ones() -> None:
     assert copies.get("short-lived") is None, "a copy past all use goes before a usable one"
     assert copies.get("long-lived") is not None, "the older but still usable copy stays"
     assert copies.get("new") is not None
+
+
+async def test_a_keyed_lock_is_gone_after_use_even_when_the_check_fails() -> None:
+    """A lock per failing URL must not pile up (the status checker's own once did)."""
+    locks: KeyedLocks[str] = KeyedLocks()
+    async with locks.hold("https://issuer.example/status/1"):
+        assert len(locks) == 1
+    with pytest.raises(RuntimeError):
+        async with locks.hold("https://issuer.example/status/2"):
+            raise RuntimeError("status list unreachable")
+    assert len(locks) == 0
