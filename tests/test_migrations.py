@@ -13,10 +13,9 @@ from service.db import unit_of_work
 from service.models import Application, RawCredential, VerificationRecord
 from service.pipeline import evaluate_application
 from service.repositories import applications as app_repo
-from service.repositories import credentials as cred_repo
 from service.runtime import open_runtime
 from tests.conftest import REPO_ROOT, Database, _in_thread
-from tests.service.support import make_settings, seed_tenant
+from tests.service.support import make_settings, seed_tenant, store_upload
 from tests.service.sync_support import credential_bytes
 
 BEFORE_EVALUATION_MARKER = "48a3757f8d03"
@@ -36,16 +35,7 @@ async def test_the_evaluation_marker_is_backfilled_and_no_row_is_lost(
     async with open_runtime(settings) as runtime:
         seeded = await seed_tenant(runtime, "acme")
         async with unit_of_work(runtime.sessions) as session:
-            await cred_repo.store_raw(
-                session,
-                tenant_id=seeded.tenant_id,
-                candidate_id=seeded.candidate_id,
-                application_id=seeded.application_id,
-                source="upload",
-                source_ref=None,
-                media_type="application/json",
-                content=credential_bytes(0, 0),
-            )
+            await store_upload(session, seeded, credential_bytes(0, 0))
             never = await app_repo.upsert_application(
                 session,
                 tenant_id=seeded.tenant_id,

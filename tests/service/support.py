@@ -9,9 +9,11 @@ from pathlib import Path
 
 from aiohttp import web
 from aiohttp.test_utils import TestClient
+from sqlmodel.ext.asyncio.session import AsyncSession
 
 from service.db import unit_of_work
 from service.repositories import applications as app_repo
+from service.repositories import credentials as cred_repo
 from service.repositories import tenancy
 from service.runtime import Runtime
 from service.security import apikeys
@@ -97,6 +99,20 @@ async def seed_tenant(
         application_id=application.id,
         candidate_id=candidate.id,
         job_id=job.id,
+    )
+
+
+async def store_upload(session: AsyncSession, seeded: SeededTenant, content: bytes) -> None:
+    """A credential the candidate uploaded to the seeded application, stored, not evaluated."""
+    await cred_repo.store_raw(
+        session,
+        tenant_id=seeded.tenant_id,
+        candidate_id=seeded.candidate_id,
+        application_id=seeded.application_id,
+        source="upload",
+        source_ref=None,
+        media_type="application/json",
+        content=content,
     )
 
 

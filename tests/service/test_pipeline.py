@@ -21,7 +21,6 @@ from service.demo.people import SQL, DemoCredential
 from service.mapping import SkillMapper
 from service.pipeline import evaluate_application, rejection_reason
 from service.repositories import audit
-from service.repositories import credentials as cred_repo
 from service.repositories import outbox as outbox_repo
 from service.repositories import profiles as profile_repo
 from service.repositories.profiles import RequirementInput
@@ -31,7 +30,7 @@ from service.verify.result import CheckId, CheckResult, Outcome
 from taxonomies.index import Hit, LabelIndex
 from taxonomies.model import SKILL_KINDS, ConceptKind
 from tests.conftest import Database
-from tests.service.support import make_settings, seed_tenant
+from tests.service.support import make_settings, seed_tenant, store_upload
 from tests.service.sync_support import serve
 
 # A safety net so a regression hangs for a while instead of forever; nothing is timed.
@@ -83,15 +82,10 @@ async def test_other_writers_get_through_while_the_mapper_is_slow(
         searcher = HeldSearcher(LabelIndex.build(taxonomy, kinds=SKILL_KINDS))
         loaded._mapper[:] = [SkillMapper(taxonomy, searcher=searcher)]
         async with unit_of_work(runtime.sessions) as session:
-            await cred_repo.store_raw(
+            await store_upload(
                 session,
-                tenant_id=seeded.tenant_id,
-                candidate_id=seeded.candidate_id,
-                application_id=seeded.application_id,
-                source="upload",
-                source_ref=None,
-                media_type="application/json",
-                content=issue(
+                seeded,
+                issue(
                     DemoCredential(achievement=SQL),
                     issuer=issuer,
                     email="ada@example.org",

@@ -24,7 +24,6 @@ from service.demo.issuer import IssuerSite, demo_issuers, issue, status_list_cre
 from service.demo.people import SQL, DemoCredential
 from service.models import OutboxMessage
 from service.pipeline import evaluate_application
-from service.repositories import credentials as cred_repo
 from service.repositories import tenancy
 from service.revalidation import revalidate
 from service.runtime import Runtime, open_runtime
@@ -40,7 +39,7 @@ from tests.service.evaluation_support import (
     rows,
     verifications_of,
 )
-from tests.service.support import make_settings, seed_tenant
+from tests.service.support import make_settings, seed_tenant, store_upload
 from tests.service.sync_support import (
     BASE_TIME,
     add_connection,
@@ -272,16 +271,7 @@ async def test_an_application_stored_but_never_evaluated_is_picked_up(runtime: R
     """A credential upload whose evaluation crashed: stored, never evaluated, not left so."""
     seeded = await seed_tenant(runtime, "acme")
     async with unit_of_work(runtime.sessions) as session:
-        await cred_repo.store_raw(
-            session,
-            tenant_id=seeded.tenant_id,
-            candidate_id=seeded.candidate_id,
-            application_id=seeded.application_id,
-            source="upload",
-            source_ref=None,
-            media_type="application/json",
-            content=credential_bytes(0, 0),
-        )
+        await store_upload(session, seeded, credential_bytes(0, 0))
     assert await verifications_of(runtime, seeded.application_id) == []
 
     report = await revalidate(runtime, now=datetime.now(UTC))
